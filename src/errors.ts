@@ -1,0 +1,57 @@
+/**
+ * Errors with stable codes, in the manner of fastify's FST_ERR_*: logs, the API and tests name an
+ * error by its code, never by its message text, so messages can improve without breaking anyone.
+ */
+export type ErrorCode =
+  | 'RB_ERR_CONFIG'
+  | 'RB_ERR_STORE'
+  | 'RB_ERR_MIGRATION'
+  | 'RB_ERR_NOT_FOUND'
+  | 'RB_ERR_CONFLICT'
+  | 'RB_ERR_INVALID'
+  | 'RB_ERR_UNAUTHORIZED'
+  | 'RB_ERR_ISO_IO'
+  | 'RB_ERR_ISO_FORMAT'
+  | 'RB_ERR_ISO_HOSTILE'
+  | 'RB_ERR_ISO_UNSUPPORTED'
+  | 'RB_ERR_CPIO'
+  | 'RB_ERR_NOT_DISTRO'
+  | 'RB_ERR_IMPORT';
+
+export class RhevbootError extends Error {
+  readonly code: ErrorCode;
+  /** Structured context for logs and API bodies; must never hold secrets. */
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RhevbootError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export function isRhevbootError(err: unknown, code?: ErrorCode): err is RhevbootError {
+  return err instanceof RhevbootError && (code === undefined || err.code === code);
+}
+
+/** HTTP status that an error code maps to at the API face. */
+export function httpStatusFor(code: ErrorCode): number {
+  switch (code) {
+    case 'RB_ERR_NOT_FOUND':
+      return 404;
+    case 'RB_ERR_CONFLICT':
+      return 409;
+    case 'RB_ERR_UNAUTHORIZED':
+      return 401;
+    case 'RB_ERR_INVALID':
+    case 'RB_ERR_CONFIG':
+    case 'RB_ERR_NOT_DISTRO':
+    case 'RB_ERR_ISO_FORMAT':
+    case 'RB_ERR_ISO_HOSTILE':
+    case 'RB_ERR_ISO_UNSUPPORTED':
+      return 400;
+    default:
+      return 500;
+  }
+}
