@@ -1,0 +1,116 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { RhevbootError } from '../../errors.js';
+import { Mutex } from '../../util/mutex.js';
+import type { Repositories, Store } from '../store.js';
+import { MIGRATIONS, type Migration } from './migrations.js';
+import { sqliteRepositories } from './repositories.js';
+
+export interface SqliteStoreOptions {
+  /** Directory that holds `rhevboot.db` (created 0750 if missing). */
+  dir: string;
+  busyTimeoutMs?: number;
+  /** For tests of the migration runner. */
+  migrations?: Migration[];
+}
+
+export const STORE_FILE = 'rhevboot.db';
+
+function migrate(db: Database.Database, migrations: Migration[], file: string): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT`);
+  const current = (db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations').get() as { v: number }).v;
+  const latest = migrations.length ? migrations[migrations.length - 1]!.version : 0;
+  if (current > latest) {
+    throw new RhevbootError(
+      'RB_ERR_MIGRATION',
+      `${file}: the store is at schema version ${current}, newer than this rhevboot knows (${latest}); refusing to downgrade`,
+      { file, current, latest },
+    );
+  }
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  for (const m of migrations) {
+    if (m.version <= current) continue;
+    const apply = db.transaction(() => {
+      db.exec(m.sql);
+      record.run(m.version, m.name, new Date().toISOString());
+    });
+    try {
+      // IMMEDIATE: two processes starting at once must not both try to apply the same migration.
+      apply.immediate();
+    } catch (err) {
+      throw new RhevbootError('RB_ERR_MIGRATION', `${file}: migration ${m.version} (${m.name}) failed: ${(err as Error).message}`, {
+        file,
+        version: m.version,
+      }, { cause: err });
+    }
+  }
+}
+
+/** Wraps every method of a repository so that it runs under the store's lock. */
+function locked<T extends object>(repo: T, mutex: Mutex): T {
+  const out: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(repo)) {
+    out[name] = (...args: unknown[]) => mutex.run(() => (fn as (...a: unknown[]) => Promise<unknown>)(...args));
+  }
+  return out as T;
+}
+
+/**
+ * Opens (creating if needed) the SQLite store in WAL mode: readers never block the writer, and a
+ * CLI command can work next to a running server. Migrations run before anything else.
+ */
+export function openSqliteStore(opts: SqliteStoreOptions): Store {
+  mkdirSync(opts.dir, { recursive: true, mode: 0o750 });
+  const file = path.join(opts.dir, STORE_FILE);
+  let db: Database.Database;
+  try {
+    db = new Database(file);
+    db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+  } catch (err) {
+    throw new RhevbootError('RB_ERR_STORE', `cannot open store ${file}: ${(err as Error).message}`, { file }, { cause: err });
+  }
+  try {
+    migrate(db, opts.migrations ?? MIGRATIONS, file);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+
+  const raw = sqliteRepositories(db);
+  const mutex = new Mutex();
+  let closed = false;
+
+  const store: Store = {
+    distros: locked(raw.distros, mutex),
+    events: locked(raw.events, mutex),
+    jobs: locked(raw.jobs, mutex),
+    tokens: locked(raw.tokens, mutex),
+    transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
+      return mutex.run(async () => {
+        db.exec('BEGIN IMMEDIATE');
+        try {
+          const result = await fn(raw);
+          db.exec('COMMIT');
+          return result;
+        } catch (err) {
+          if (db.inTransaction) db.exec('ROLLBACK');
+          throw err;
+        }
+      });
+    },
+    async schemaVersion() {
+      return mutex.run(() => (db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations').get() as { v: number }).v);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await mutex.run(() => db.close());
+    },
+  };
+  return store;
+}

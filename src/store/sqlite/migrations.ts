@@ -1,0 +1,76 @@
+/**
+ * Versioned schema migrations, applied in order, each in its own transaction. A migration, once
+ * released, is never edited: a change to the schema is a new entry at the end.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'distros, events, jobs, api tokens',
+    sql: `
+      CREATE TABLE distros (
+        name TEXT NOT NULL,
+        arch TEXT NOT NULL,
+        family TEXT NOT NULL,
+        version TEXT NOT NULL,
+        volume_id TEXT NOT NULL,
+        source_path TEXT NOT NULL,
+        iso_sha256 TEXT NOT NULL,
+        iso_bytes INTEGER NOT NULL,
+        file_count INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        tree_path TEXT NOT NULL,
+        kernel TEXT NOT NULL,
+        initrd TEXT NOT NULL,
+        pxe_initrd TEXT NOT NULL,
+        pxe_initrd_sha256 TEXT NOT NULL,
+        pxe_initrd_bytes INTEGER NOT NULL,
+        imported_at TEXT NOT NULL,
+        duration_ms INTEGER NOT NULL,
+        PRIMARY KEY (name, arch)
+      ) STRICT;
+
+      CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        subject_type TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        message TEXT NOT NULL,
+        data TEXT NOT NULL DEFAULT '{}'
+      ) STRICT;
+      CREATE INDEX events_subject ON events (subject_type, subject, id);
+
+      CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('running', 'succeeded', 'failed', 'interrupted')),
+        pid INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        progress TEXT NOT NULL,
+        params TEXT NOT NULL,
+        result TEXT,
+        error TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX jobs_kind_subject ON jobs (kind, subject, state);
+      -- At most one running job per kind and subject: two imports into one tree cannot both start.
+      CREATE UNIQUE INDEX jobs_one_running ON jobs (kind, subject) WHERE state = 'running';
+
+      CREATE TABLE api_tokens (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        last_used_at TEXT
+      ) STRICT;
+    `,
+  },
+];

@@ -1,0 +1,208 @@
+import type { Database } from 'better-sqlite3';
+import { RhevbootError } from '../../errors.js';
+import type {
+  DistroRecord,
+  DistroRepository,
+  EventRecord,
+  EventRepository,
+  JobRecord,
+  JobRepository,
+  Repositories,
+  TokenRecord,
+  TokenRepository,
+} from '../store.js';
+
+type Row = Record<string, unknown>;
+
+const now = (): string => new Date().toISOString();
+
+function isUniqueViolation(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && String((err as { code?: unknown }).code).startsWith('SQLITE_CONSTRAINT');
+}
+
+function distroFromRow(r: Row): DistroRecord {
+  return {
+    name: r.name as string,
+    arch: r.arch as string,
+    family: r.family as string,
+    version: r.version as string,
+    volumeId: r.volume_id as string,
+    sourcePath: r.source_path as string,
+    isoSha256: r.iso_sha256 as string,
+    isoBytes: r.iso_bytes as number,
+    fileCount: r.file_count as number,
+    bytes: r.bytes as number,
+    treePath: r.tree_path as string,
+    kernel: r.kernel as string,
+    initrd: r.initrd as string,
+    pxeInitrd: r.pxe_initrd as string,
+    pxeInitrdSha256: r.pxe_initrd_sha256 as string,
+    pxeInitrdBytes: r.pxe_initrd_bytes as number,
+    importedAt: r.imported_at as string,
+    durationMs: r.duration_ms as number,
+  };
+}
+
+function distros(db: Database): DistroRepository {
+  const get = db.prepare('SELECT * FROM distros WHERE name = ? AND arch = ?');
+  const list = db.prepare('SELECT * FROM distros ORDER BY name, arch');
+  const put = db.prepare(`
+    INSERT OR REPLACE INTO distros (name, arch, family, version, volume_id, source_path, iso_sha256, iso_bytes,
+      file_count, bytes, tree_path, kernel, initrd, pxe_initrd, pxe_initrd_sha256, pxe_initrd_bytes, imported_at, duration_ms)
+    VALUES (@name, @arch, @family, @version, @volumeId, @sourcePath, @isoSha256, @isoBytes,
+      @fileCount, @bytes, @treePath, @kernel, @initrd, @pxeInitrd, @pxeInitrdSha256, @pxeInitrdBytes, @importedAt, @durationMs)`);
+  const remove = db.prepare('DELETE FROM distros WHERE name = ? AND arch = ?');
+  return {
+    async get(name, arch) {
+      const row = get.get(name, arch) as Row | undefined;
+      return row ? distroFromRow(row) : undefined;
+    },
+    async list() {
+      return (list.all() as Row[]).map(distroFromRow);
+    },
+    async put(record) {
+      put.run(record);
+    },
+    async remove(name, arch) {
+      return remove.run(name, arch).changes > 0;
+    },
+  };
+}
+
+function eventFromRow(r: Row): EventRecord {
+  return {
+    id: r.id as number,
+    at: r.at as string,
+    kind: r.kind as string,
+    subjectType: r.subject_type as string,
+    subject: r.subject as string,
+    message: r.message as string,
+    data: JSON.parse(r.data as string) as Record<string, unknown>,
+  };
+}
+
+function events(db: Database): EventRepository {
+  const insert = db.prepare(
+    'INSERT INTO events (at, kind, subject_type, subject, message, data) VALUES (?, ?, ?, ?, ?, ?) RETURNING *',
+  );
+  return {
+    async append(e) {
+      return eventFromRow(insert.get(e.at ?? now(), e.kind, e.subjectType, e.subject, e.message, JSON.stringify(e.data ?? {})) as Row);
+    },
+    async list(filter = {}) {
+      const where: string[] = [];
+      const args: unknown[] = [];
+      if (filter.subjectType) (where.push('subject_type = ?'), args.push(filter.subjectType));
+      if (filter.subject) (where.push('subject = ?'), args.push(filter.subject));
+      if (filter.kindPrefix) (where.push("kind LIKE ? ESCAPE '\\'"), args.push(filter.kindPrefix.replace(/[\\%_]/g, '\\$&') + '%'));
+      if (filter.afterId !== undefined) (where.push('id > ?'), args.push(filter.afterId));
+      const sql = `SELECT * FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id LIMIT ?`;
+      return (db.prepare(sql).all(...args, filter.limit ?? 1000) as Row[]).map(eventFromRow);
+    },
+  };
+}
+
+function jobFromRow(r: Row): JobRecord {
+  return {
+    id: r.id as string,
+    kind: r.kind as string,
+    subject: r.subject as string,
+    state: r.state as JobRecord['state'],
+    pid: r.pid as number,
+    host: r.host as string,
+    progress: JSON.parse(r.progress as string) as JobRecord['progress'],
+    params: JSON.parse(r.params as string) as Record<string, unknown>,
+    result: r.result ? (JSON.parse(r.result as string) as Record<string, unknown>) : null,
+    error: r.error ? (JSON.parse(r.error as string) as JobRecord['error']) : null,
+    createdAt: r.created_at as string,
+    updatedAt: r.updated_at as string,
+  };
+}
+
+function jobs(db: Database): JobRepository {
+  const insert = db.prepare(`
+    INSERT INTO jobs (id, kind, subject, state, pid, host, progress, params, created_at, updated_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`);
+  const get = db.prepare('SELECT * FROM jobs WHERE id = ?');
+  const progress = db.prepare("UPDATE jobs SET progress = ?, updated_at = ? WHERE id = ? AND state = 'running'");
+  const finish = db.prepare("UPDATE jobs SET state = ?, result = ?, error = ?, updated_at = ? WHERE id = ? AND state = 'running'");
+  return {
+    async create(job) {
+      const at = now();
+      try {
+        const row = insert.get(job.id, job.kind, job.subject, job.state, job.pid, job.host, JSON.stringify(job.progress), JSON.stringify(job.params), at, at);
+        return jobFromRow(row as Row);
+      } catch (err) {
+        if (isUniqueViolation(err)) {
+          throw new RhevbootError('RB_ERR_CONFLICT', `a ${job.kind} job for ${job.subject} is already running`, { kind: job.kind, subject: job.subject });
+        }
+        throw err;
+      }
+    },
+    async get(id) {
+      const row = get.get(id) as Row | undefined;
+      return row ? jobFromRow(row) : undefined;
+    },
+    async list(filter = {}) {
+      const where: string[] = [];
+      const args: unknown[] = [];
+      if (filter.kind) (where.push('kind = ?'), args.push(filter.kind));
+      if (filter.subject) (where.push('subject = ?'), args.push(filter.subject));
+      if (filter.state) (where.push('state = ?'), args.push(filter.state));
+      const sql = `SELECT * FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id LIMIT ?`;
+      return (db.prepare(sql).all(...args, filter.limit ?? 100) as Row[]).map(jobFromRow);
+    },
+    async updateProgress(id, p) {
+      progress.run(JSON.stringify(p), now(), id);
+    },
+    async finish(id, state, outcome) {
+      finish.run(state, outcome.result ? JSON.stringify(outcome.result) : null, outcome.error ? JSON.stringify(outcome.error) : null, now(), id);
+    },
+  };
+}
+
+function tokenFromRow(r: Row): TokenRecord {
+  return {
+    id: r.id as number,
+    name: r.name as string,
+    hash: r.hash as string,
+    createdAt: r.created_at as string,
+    lastUsedAt: (r.last_used_at as string | null) ?? null,
+  };
+}
+
+function tokens(db: Database): TokenRepository {
+  const insert = db.prepare('INSERT INTO api_tokens (name, hash, created_at) VALUES (?, ?, ?) RETURNING *');
+  const byHash = db.prepare('SELECT * FROM api_tokens WHERE hash = ?');
+  const list = db.prepare('SELECT * FROM api_tokens ORDER BY name');
+  const remove = db.prepare('DELETE FROM api_tokens WHERE name = ?');
+  const touch = db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?');
+  return {
+    async create(name, hash) {
+      try {
+        return tokenFromRow(insert.get(name, hash, now()) as Row);
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new RhevbootError('RB_ERR_CONFLICT', `a token named '${name}' already exists`, { name });
+        throw err;
+      }
+    },
+    async findByHash(hash) {
+      const row = byHash.get(hash) as Row | undefined;
+      return row ? tokenFromRow(row) : undefined;
+    },
+    async list() {
+      return (list.all() as Row[]).map(tokenFromRow);
+    },
+    async remove(name) {
+      return remove.run(name).changes > 0;
+    },
+    async touch(id, at) {
+      touch.run(at, id);
+    },
+  };
+}
+
+/** Repositories over one connection, with no locking of their own (the store adds it). */
+export function sqliteRepositories(db: Database): Repositories {
+  return { distros: distros(db), events: events(db), jobs: jobs(db), tokens: tokens(db) };
+}

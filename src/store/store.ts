@@ -1,0 +1,124 @@
+/**
+ * The state store as services see it. Every method is asynchronous even though SQLite answers
+ * synchronously, so that a PostgreSQL store (several appliances sharing one region database, as
+ * MAAS rack controllers do) can implement the same interface without services changing.
+ */
+
+export interface DistroRecord {
+  name: string;
+  arch: string;
+  family: string;
+  version: string;
+  volumeId: string;
+  /** Where the ISO was imported from (informational; the tree keeps its own copy). */
+  sourcePath: string;
+  isoSha256: string;
+  isoBytes: number;
+  /** Files written into the tree (extracted files, the ISO copy, the PXE initrd). */
+  fileCount: number;
+  /** Bytes written into the tree. */
+  bytes: number;
+  treePath: string;
+  /** Paths relative to treePath. */
+  kernel: string;
+  initrd: string;
+  pxeInitrd: string;
+  pxeInitrdSha256: string;
+  pxeInitrdBytes: number;
+  importedAt: string;
+  durationMs: number;
+}
+
+export interface EventRecord {
+  id: number;
+  at: string;
+  /** Dotted kind, e.g. `distro.imported`, `token.created`. */
+  kind: string;
+  subjectType: string;
+  subject: string;
+  message: string;
+  data: Record<string, unknown>;
+}
+
+export type NewEvent = Omit<EventRecord, 'id' | 'at'> & { at?: string };
+
+export type JobState = 'running' | 'succeeded' | 'failed' | 'interrupted';
+
+export interface JobProgress {
+  phase: string;
+  done: number;
+  total: number;
+}
+
+export interface JobRecord {
+  id: string;
+  kind: string;
+  /** What the job works on, e.g. `rhevh6.5/x86_64`; at most one running job per kind+subject. */
+  subject: string;
+  state: JobState;
+  /** Process that runs the job: a job whose process is gone was interrupted. */
+  pid: number;
+  host: string;
+  progress: JobProgress;
+  params: Record<string, unknown>;
+  result: Record<string, unknown> | null;
+  error: { code: string; message: string } | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface TokenRecord {
+  id: number;
+  name: string;
+  /** sha256 of the token; the token itself is never stored. */
+  hash: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+export interface DistroRepository {
+  get(name: string, arch: string): Promise<DistroRecord | undefined>;
+  list(): Promise<DistroRecord[]>;
+  /** Inserts or replaces the record for name+arch. */
+  put(record: DistroRecord): Promise<void>;
+  remove(name: string, arch: string): Promise<boolean>;
+}
+
+export interface EventRepository {
+  append(event: NewEvent): Promise<EventRecord>;
+  list(filter?: { subjectType?: string; subject?: string; kindPrefix?: string; afterId?: number; limit?: number }): Promise<EventRecord[]>;
+}
+
+export interface JobRepository {
+  create(job: Omit<JobRecord, 'createdAt' | 'updatedAt' | 'result' | 'error'>): Promise<JobRecord>;
+  get(id: string): Promise<JobRecord | undefined>;
+  list(filter?: { kind?: string; subject?: string; state?: JobState; limit?: number }): Promise<JobRecord[]>;
+  updateProgress(id: string, progress: JobProgress): Promise<void>;
+  finish(id: string, state: Exclude<JobState, 'running'>, outcome: { result?: Record<string, unknown>; error?: { code: string; message: string } }): Promise<void>;
+}
+
+export interface TokenRepository {
+  create(name: string, hash: string): Promise<TokenRecord>;
+  findByHash(hash: string): Promise<TokenRecord | undefined>;
+  list(): Promise<TokenRecord[]>;
+  remove(name: string): Promise<boolean>;
+  touch(id: number, at: string): Promise<void>;
+}
+
+export interface Repositories {
+  distros: DistroRepository;
+  events: EventRepository;
+  jobs: JobRepository;
+  tokens: TokenRepository;
+}
+
+export interface Store extends Repositories {
+  /**
+   * Runs `fn` in one transaction: everything it does through `tx` commits together or not at all.
+   * Calls made outside `tx` while it runs wait for it to finish.
+   */
+  transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T>;
+  /** Schema version after migrations, and a cheap liveness probe for /healthz. */
+  schemaVersion(): Promise<number>;
+  close(): Promise<void>;
+}
