@@ -1,0 +1,72 @@
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { LoadedConfig } from './config/load.js';
+import { buildHttpApp } from './http/app.js';
+import { createLogger, type Logger } from './log.js';
+import { createServices, type Services } from './services/index.js';
+import { openSqliteStore } from './store/sqlite/index.js';
+import type { Store } from './store/store.js';
+import { VERSION } from './version.js';
+
+export interface Appliance {
+  store: Store;
+  services: Services;
+  http: FastifyInstance;
+  log: Logger;
+  /** The HTTP address actually bound (port 0 in tests picks a free one). */
+  httpAddress: { host: string; port: number };
+  stop(reason?: string): Promise<void>;
+}
+
+export const BOOTSTRAP_TOKEN_FILE = 'admin.token';
+
+/**
+ * The composition root: opens the store, builds the services, starts the servers, and stops
+ * them in reverse order. DHCP and TFTP join here as their issues land.
+ */
+export async function startAppliance(loaded: LoadedConfig, opts: { log?: Logger; distroDir?: string } = {}): Promise<Appliance> {
+  const { config } = loaded;
+  const log = opts.log ?? createLogger({ level: config.log.level, dir: config.log.file ? path.join(config.stateDir, 'logs') : undefined });
+  log.info({ version: VERSION, config: loaded.file ?? '(embedded defaults)', stateDir: config.stateDir, installDir: config.installDir }, 'rhevboot starting');
+  const store = openSqliteStore({ dir: config.stateDir, busyTimeoutMs: config.store.busyTimeoutMs });
+  let http: FastifyInstance | undefined;
+  try {
+    const services = createServices(config, store, log, opts);
+    const tokenFile = path.join(config.stateDir, BOOTSTRAP_TOKEN_FILE);
+    if (await services.tokens.ensureBootstrap(tokenFile)) {
+      log.warn({ file: tokenFile }, 'no API token existed: created token "bootstrap" and wrote it to the file (readable by this user only)');
+    }
+    const orphans = await services.jobs.reapOrphans('copycds');
+    if (orphans.length) log.warn({ jobs: orphans.map((j) => j.id) }, 'imports interrupted by an earlier stop; the next copycds of each cleans up');
+
+    http = await buildHttpApp({ store, services, log, bodyLimit: config.http.bodyLimit });
+    await http.listen({ host: config.http.host, port: config.http.port });
+    const addr = http.server.address();
+    const httpAddress = typeof addr === 'object' && addr ? { host: addr.address, port: addr.port } : { host: config.http.host, port: config.http.port };
+    log.info({ http: httpAddress }, 'rhevboot ready');
+
+    let stopping: Promise<void> | undefined;
+    const server = http;
+    return {
+      store,
+      services,
+      http: server,
+      log,
+      httpAddress,
+      stop(reason = 'stop requested') {
+        stopping ??= (async () => {
+          log.info({ reason }, 'rhevboot stopping');
+          await server.close();
+          await store.close();
+          log.info('rhevboot stopped');
+          log.flush();
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await http?.close().catch(() => {});
+    await store.close();
+    throw err;
+  }
+}

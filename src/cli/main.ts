@@ -1,0 +1,48 @@
+import { Command, CommanderError } from 'commander';
+import { isRhevbootError } from '../errors.js';
+import { VERSION } from '../version.js';
+import { configCommand } from './commands/config.js';
+import { copycdsCommand } from './commands/copycds.js';
+import { distroCommand } from './commands/distro.js';
+import { serveCommand } from './commands/serve.js';
+import { tokenCommand } from './commands/token.js';
+import type { GlobalOptions } from './context.js';
+
+export function buildProgram(): Command {
+  const program = new Command('rhevboot')
+    .description('network-boot appliance: bare metal to RHEV-H hypervisors registered in RHEV-M')
+    .version(VERSION)
+    .option('-c, --config <file>', 'YAML configuration file (default: $RHEVBOOT_CONFIG, else embedded defaults)')
+    .option('--log-level <level>', 'log level for this command (fatal, error, warn, info, debug, trace)')
+    .showHelpAfterError()
+    .exitOverride();
+  const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+  serveCommand(program, globals);
+  copycdsCommand(program, globals);
+  distroCommand(program, globals);
+  tokenCommand(program, globals);
+  configCommand(program, globals);
+  return program;
+}
+
+/** Exit codes: 0 success, 1 the operation failed, 2 the command line was wrong. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (isRhevbootError(err)) {
+      process.stderr.write(`rhevboot: error ${err.code}: ${err.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`rhevboot: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+    return 1;
+  }
+}
+
+const invokedDirectly = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+if (invokedDirectly) {
+  process.exitCode = await main(process.argv);
+}

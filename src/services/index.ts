@@ -1,0 +1,34 @@
+import path from 'node:path';
+import type { Config } from '../config/load.js';
+import type { Logger } from '../log.js';
+import { loadDescriptors } from '../media/descriptors.js';
+import { MediaService } from '../media/copycds.js';
+import type { Store } from '../store/store.js';
+import { EventService } from './events.js';
+import { JobService } from './jobs.js';
+import { TokenService } from './tokens.js';
+
+export interface Services {
+  events: EventService;
+  jobs: JobService;
+  media: MediaService;
+  tokens: TokenService;
+}
+
+/** Builds the services over a store: the same set backs the CLI and the HTTP API. */
+export function createServices(config: Config, store: Store, log: Logger, opts: { distroDir?: string } = {}): Services {
+  const events = new EventService(store, log);
+  const jobs = new JobService(store, log);
+  const media = new MediaService({
+    store,
+    jobs,
+    events,
+    log,
+    installDir: config.installDir,
+    cacheDir: path.join(config.stateDir, 'cache'),
+    descriptors: loadDescriptors(opts.distroDir),
+    maxIsoBytes: config.media.maxIsoBytes,
+    defaultCompression: config.media.initrdCompression,
+  });
+  return { events, jobs, media, tokens: new TokenService(store, events) };
+}
