@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
@@ -38,6 +39,7 @@ describe('sqlite store', () => {
 
     const db = new Database(path.join(dir, STORE_FILE), { readonly: true });
     assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+    assert.equal(statSync(path.join(dir, STORE_FILE)).mode & 0o777, 0o600);
     db.close();
 
     const again = openSqliteStore({ dir });

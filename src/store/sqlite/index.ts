@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { RhevbootError } from '../../errors.js';
@@ -67,6 +67,9 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   let db: Database.Database;
   try {
     db = new Database(file);
+    // Token hashes today, engine credentials later: owner only. SQLite gives the -wal and -shm
+    // files the database's permissions, so this must come before WAL mode is switched on.
+    chmodSync(file, 0o600);
     db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
