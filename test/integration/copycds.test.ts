@@ -7,7 +7,7 @@ import { before, describe, it } from 'node:test';
 import { BOOTSTRAP_TOKEN_FILE, startAppliance } from '../../src/appliance.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createCliLogger } from '../../src/log.js';
-import { runCli, spawnCli } from '../helpers/cli.js';
+import { REPO_ROOT, runCli, spawnCli } from '../helpers/cli.js';
 import { bsdtarExtract, diffTrees, run, snapshotTree } from '../helpers/iso-build.js';
 import { makeRhevhIso } from '../helpers/rhevh-iso.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -282,5 +282,22 @@ describe('copycds', () => {
     } finally {
       await app.stop();
     }
+  });
+
+  it('shows a progress bar on a terminal and plain lines otherwise', async () => {
+    const { env } = await freshEnv();
+    // script(1) gives the CLI a pseudo-terminal, as an admin's shell would.
+    const main = path.join(REPO_ROOT, 'src/cli/main.ts');
+    const tty = await run('script', ['-qfec', `${process.execPath} --import tsx ${main} copycds ${iso}`, '/dev/null'], {
+      env: { ...env, RHEVBOOT_CONFIG: '' },
+    });
+    assert.match(tty, /copying ISO\s+\[[\u2588\u2591]+\] 100%/);
+    assert.match(tty, /building PXE initrd\s+\[[\u2588\u2591]+\] 100%/);
+    assert.match(tty, /imported rhevh6\.5\/x86_64/);
+
+    const { env: env2 } = await freshEnv();
+    const plain = await runCli(['copycds', iso], env2);
+    assert.match(plain.stderr, /^copycds: copying ISO \d+% \(/m);
+    assert.doesNotMatch(plain.stderr, /\u2588/);
   });
 });
