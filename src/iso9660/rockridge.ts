@@ -1,0 +1,207 @@
+/**
+ * Rock Ridge Interchange Protocol (RRIP 1.09 / 1.10 / 1.12) over SUSP entries. Pure.
+ *
+ *   PX  POSIX mode, nlink, uid, gid; RRIP 1.12 adds the inode number (44 bytes instead of 36).
+ *   PN  device numbers (block/char devices).
+ *   NM  alternate name, possibly split over several entries (flag CONTINUE=1); CURRENT=2 / PARENT=4
+ *       denote "." / ".." and never belong on a child record, HOST=0x20 is ignored.
+ *   SL  symlink target as components (ROOT=8 "/", PARENT=4 "..", CURRENT=2 ".", CONTINUE=1 "the
+ *       component goes on in the next component record"). Components and entries may both be split:
+ *       SL entry flag CONTINUE=1 says the next SL entry continues this one.
+ *   TF  timestamps; flag bit order creation, modify, access, attributes, backup, expiration,
+ *       effective, with LONG_FORM=0x80 selecting 17-byte instead of 7-byte dates.
+ *   CL / PL / RE  deep-directory relocation (ECMA-119 caps depth at 8): the real directory lives in
+ *       /rr_moved with RE set; its original parent holds a placeholder *file* record with CL pointing
+ *       at it. Readers follow CL and hide RE.
+ *   ZF  zisofs-compressed file (detected; reading refused).  SF  sparse file (RRIP 1.12; refused).
+ *   RR  RRIP 1.09 "which fields are present" bitmap; only useful as a presence marker.
+ */
+import { decodeLongDate, decodeShortDate } from './record.js';
+import { isoError, type Where } from './fail.js';
+import type { SuspEntry } from './susp.js';
+
+export const RR_EXTENSION_IDS = ['RRIP_1991A', 'IEEE_P1282', 'IEEE_1282'];
+
+export const S_IFMT = 0o170000;
+export const S_IFSOCK = 0o140000;
+export const S_IFLNK = 0o120000;
+export const S_IFREG = 0o100000;
+export const S_IFBLK = 0o060000;
+export const S_IFDIR = 0o040000;
+export const S_IFCHR = 0o020000;
+export const S_IFIFO = 0o010000;
+
+export interface RockRidgeInfo {
+  /** True if any Rock Ridge entry (not merely SUSP framing) was present. */
+  present: boolean;
+  name?: string;
+  /** NM with CURRENT/PARENT flag. */
+  nameSpecial?: 'current' | 'parent';
+  mode?: number;
+  nlink?: number;
+  uid?: number;
+  gid?: number;
+  ino?: number;
+  device?: { high: number; low: number };
+  symlinkTarget?: string;
+  mtime?: Date;
+  childLink?: number;
+  parentLink?: number;
+  relocated: boolean;
+  zisofs?: { algorithm: string; headerSize: number; blockSizeLog2: number; uncompressedSize: number };
+  sparse: boolean;
+  extensions: string[];
+}
+
+const RR_SIGS = new Set(['PX', 'PN', 'SL', 'NM', 'CL', 'PL', 'RE', 'TF', 'SF', 'ZF', 'RR']);
+
+const fatal = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * RR names and link targets are raw bytes in whatever charset the writer's locale used. UTF-8 is
+ * today's norm; bytes that are not valid UTF-8 are taken as Latin-1 so they stay distinct and
+ * round-trippable instead of collapsing to U+FFFD.
+ */
+export function decodeRrBytes(b: Buffer): string {
+  try {
+    return fatal.decode(b);
+  } catch {
+    return b.toString('latin1');
+  }
+}
+
+function need(e: SuspEntry, n: number, where: Where): void {
+  if (e.data.length < n) {
+    throw isoError('RB_ERR_ISO_FORMAT', where, `Rock Ridge ${e.sig} entry has ${e.data.length} data bytes, expected at least ${n}`, { sig: e.sig });
+  }
+}
+
+function decodeSymlink(parts: SuspEntry[], where: Where): string {
+  const components: string[] = [];
+  let pending: Buffer[] | undefined; // bytes of a component still being continued
+  let root = false;
+  for (const e of parts) {
+    need(e, 1, where);
+    let off = 1; // byte 0 is the entry's own flags
+    while (off + 2 <= e.data.length) {
+      const cflags = e.data[off]!;
+      const clen = e.data[off + 1]!;
+      if (off + 2 + clen > e.data.length) {
+        throw isoError('RB_ERR_ISO_FORMAT', where, `Rock Ridge SL component of ${clen} bytes runs past its entry`, { componentLength: clen });
+      }
+      const content = e.data.subarray(off + 2, off + 2 + clen);
+      off += 2 + clen;
+      let piece: Buffer | string;
+      if (cflags & 0x08) {
+        if (components.length === 0 && pending === undefined) root = true;
+        continue;
+      } else if (cflags & 0x04) piece = '..';
+      else if (cflags & 0x02) piece = '.';
+      else if (cflags & 0x10) piece = ''; // VOLROOT (obsolete): mount point of the volume, unknowable here
+      else if (cflags & 0x20) piece = ''; // HOST (obsolete)
+      else piece = content;
+      if (typeof piece === 'string') {
+        if (pending) components.push(decodeRrBytes(Buffer.concat(pending)));
+        pending = undefined;
+        if (piece !== '') components.push(piece);
+        continue;
+      }
+      (pending ??= []).push(piece);
+      if ((cflags & 0x01) === 0) {
+        components.push(decodeRrBytes(Buffer.concat(pending)));
+        pending = undefined;
+      }
+    }
+  }
+  if (pending) components.push(decodeRrBytes(Buffer.concat(pending)));
+  return (root ? '/' : '') + components.join('/');
+}
+
+/** Interprets the SUSP entries of one directory record. */
+export function parseRockRidge(entries: SuspEntry[], where: Where): RockRidgeInfo {
+  const info: RockRidgeInfo = { present: false, relocated: false, sparse: false, extensions: [] };
+  const nameParts: Buffer[] = [];
+  const slParts: SuspEntry[] = [];
+  for (const e of entries) {
+    if (RR_SIGS.has(e.sig)) info.present = true;
+    switch (e.sig) {
+      case 'ER': {
+        if (e.data.length >= 4) {
+          const idLen = e.data[0]!;
+          const id = e.data.toString('latin1', 4, Math.min(e.data.length, 4 + idLen));
+          info.extensions.push(id);
+        }
+        break;
+      }
+      case 'PX': {
+        need(e, 32, where);
+        info.mode = e.data.readUInt32LE(0);
+        info.nlink = e.data.readUInt32LE(8);
+        info.uid = e.data.readUInt32LE(16);
+        info.gid = e.data.readUInt32LE(24);
+        if (e.data.length >= 40) info.ino = e.data.readUInt32LE(32);
+        break;
+      }
+      case 'PN': {
+        need(e, 16, where);
+        info.device = { high: e.data.readUInt32LE(0), low: e.data.readUInt32LE(8) };
+        break;
+      }
+      case 'NM': {
+        need(e, 1, where);
+        const flags = e.data[0]!;
+        if (flags & 0x02) info.nameSpecial = 'current';
+        else if (flags & 0x04) info.nameSpecial = 'parent';
+        else if ((flags & 0x20) === 0) nameParts.push(e.data.subarray(1));
+        break;
+      }
+      case 'SL':
+        slParts.push(e);
+        break;
+      case 'TF': {
+        need(e, 1, where);
+        const flags = e.data[0]!;
+        const size = flags & 0x80 ? 17 : 7;
+        let off = 1;
+        for (let bit = 0; bit < 7; bit++) {
+          if ((flags & (1 << bit)) === 0) continue;
+          if (off + size > e.data.length) {
+            throw isoError('RB_ERR_ISO_FORMAT', where, `Rock Ridge TF entry is too short for its flags 0x${flags.toString(16)}`, { flags });
+          }
+          if (bit === 1) info.mtime = size === 17 ? decodeLongDate(e.data, off) : decodeShortDate(e.data, off);
+          off += size;
+        }
+        break;
+      }
+      case 'CL':
+        need(e, 8, where);
+        info.childLink = e.data.readUInt32LE(0);
+        break;
+      case 'PL':
+        need(e, 8, where);
+        info.parentLink = e.data.readUInt32LE(0);
+        break;
+      case 'RE':
+        info.relocated = true;
+        break;
+      case 'ZF': {
+        need(e, 12, where);
+        info.zisofs = {
+          algorithm: e.data.toString('latin1', 0, 2),
+          headerSize: e.data[2]!,
+          blockSizeLog2: e.data[3]!,
+          uncompressedSize: e.data.readUInt32LE(4),
+        };
+        break;
+      }
+      case 'SF':
+        info.sparse = true;
+        break;
+      default:
+        break;
+    }
+  }
+  if (nameParts.length > 0) info.name = decodeRrBytes(Buffer.concat(nameParts));
+  if (slParts.length > 0) info.symlinkTarget = decodeSymlink(slParts, where);
+  return info;
+}
