@@ -10,9 +10,8 @@ export interface ProgressReporter {
 const LABELS: Record<ImportProgress['phase'], string> = {
   inspect: 'inspecting ISO',
   verify: 'verifying checksum',
-  copy: 'copying ISO',
   extract: 'extracting boot files',
-  initrd: 'building PXE initrd',
+  copy: 'copying ISO + initrd',
   register: 'registering',
 };
 

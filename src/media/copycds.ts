@@ -1,8 +1,6 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { copyFile, link, mkdir, readdir, realpath, rm, stat, unlink } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { copyFile, mkdir, realpath, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import {
   deriveName,
   explainMismatch,
@@ -21,7 +19,8 @@ import type { EventService } from '../services/events.js';
 import type { JobService } from '../services/jobs.js';
 import type { DistroRecord, Store } from '../store/store.js';
 import { copyAndHash } from './copy-hash.js';
-import { buildPxeInitrd } from './initrd.js';
+import { sha256FileInWorker } from '../util/hash-file.js';
+import { InitrdCache } from './initrd-cache.js';
 import { recoverTree, swapIn, treePaths, treeStats } from './tree.js';
 
 export interface ImportRequest {
@@ -32,7 +31,7 @@ export interface ImportRequest {
   compress?: 'none' | 'gzip';
 }
 
-export type ImportPhase = 'inspect' | 'verify' | 'copy' | 'extract' | 'initrd' | 'register';
+export type ImportPhase = 'inspect' | 'verify' | 'extract' | 'copy' | 'register';
 
 export interface ImportProgress {
   phase: ImportPhase;
@@ -60,15 +59,7 @@ export interface MediaDeps {
   defaultCompression: 'none' | 'gzip';
 }
 
-/** Bumped whenever the PXE initrd layout changes, so cached initrds of the old layout are not reused. */
-const INITRD_FORMAT = 'rhevboot-pxe-initrd-v1';
 const TEXT_LIMIT = 1024 * 1024;
-
-async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(file, { highWaterMark: 4 * 1024 * 1024 }), hash);
-  return hash.digest('hex');
-}
 
 async function isFile(p: string): Promise<boolean> {
   try {
@@ -86,7 +77,11 @@ async function isFile(p: string): Promise<boolean> {
  * the distro row is written last, so an interrupted import never leaves a half-registered distro.
  */
 export class MediaService {
-  constructor(private readonly deps: MediaDeps) {}
+  private readonly initrds: InitrdCache;
+
+  constructor(private readonly deps: MediaDeps) {
+    this.initrds = new InitrdCache(path.join(deps.cacheDir, 'initrd'), deps.log);
+  }
 
   async inspect(isoPath: string): Promise<{ image: IsoImage; facts: IsoFacts; descriptor: DistroDescriptor }> {
     const image = await IsoImage.open(isoPath);
@@ -190,12 +185,15 @@ export class MediaService {
     const notes: string[] = [];
 
     // Debris of interrupted imports is cleaned before anything else looks at the tree.
-    await deps.jobs.reapOrphans('copycds', subject);
+    await deps.jobs.reapOrphans('copycds');
     const live = new Set((await deps.store.jobs.list({ kind: 'copycds', subject, state: 'running' })).map((j) => j.id));
     for (const action of await recoverTree(deps.installDir, name, arch, (id) => live.has(id))) {
       notes.push(action);
       await deps.events.record({ kind: 'distro.import.recovered', subjectType: 'distro', subject, message: `cleaned up an interrupted import: ${action}`, data: {} });
     }
+
+    const anyLive = new Set((await deps.store.jobs.list({ kind: 'copycds', state: 'running' })).map((j) => j.id));
+    await this.initrds.prune((id) => anyLive.has(id), { entries: false });
 
     const existing = await deps.store.distros.get(name, arch);
     const finalTree = treePaths(deps.installDir, name, arch, 'x').final;
@@ -229,36 +227,46 @@ export class MediaService {
     await deps.events.record({ kind: 'distro.import.started', subjectType: 'distro', subject, message: `importing ${isoPath} as ${subject}`, data: { iso: isoPath, job: job.record.id } });
     try {
       await mkdir(paths.staging, { recursive: true, mode: 0o755 });
-      const isoCopy = path.join(paths.staging, descriptor.install.isoName);
-      const [copied] = await Promise.all([
-        copyAndHash(isoPath, { dest: isoCopy, signal, onProgress: (done, total) => progress({ phase: 'copy', done, total }) }),
-        extractIso(ctx.image, paths.staging, {
-          filter: (e) => isExtracted(descriptor, e.path) || descriptor.install.extract.some((x) => x.startsWith(`${e.path}/`)),
-          signal,
-          onProgress: (p) => progress({ phase: 'extract', done: p.bytes, total: p.totalBytes }),
-        }),
-      ]);
-      if (knownSha && knownSha !== copied.sha256) {
-        throw new RhevbootError('RB_ERR_IMPORT', `${isoPath} changed while it was being imported`, { iso: isoPath });
-      }
+      const before = await stat(isoPath);
+      // The boot files first (small): the initrd build needs initrd0.img.
+      await extractIso(ctx.image, paths.staging, {
+        filter: (e) => isExtracted(descriptor, e.path) || descriptor.install.extract.some((x) => x.startsWith(`${e.path}/`)),
+        signal,
+        onProgress: (p) => progress({ phase: 'extract', done: p.bytes, total: p.totalBytes }),
+      });
       for (const p of [descriptor.install.kernel, descriptor.install.initrd]) {
         if (!(await isFile(path.join(paths.staging, p)))) {
           throw new RhevbootError('RB_ERR_IMPORT', `${isoPath}: ${p} was not extracted (check the descriptor's install.extract)`, { iso: isoPath, path: p });
         }
       }
-
-      const compress = ctx.req.compress ?? deps.defaultCompression;
-      const pxe = await this.pxeInitrd({
-        isoCopy,
-        isoSha256: copied.sha256,
-        baseInitrd: path.join(paths.staging, descriptor.install.initrd),
-        isoName: descriptor.install.isoName,
-        compress,
-        out: path.join(paths.staging, descriptor.install.pxeInitrd),
-        signal,
-        progress,
-      });
+      // Then three full passes over the ISO at once, each on its own resource: the kernel copies
+      // it into the tree (copy_file_range/sendfile, no user space), a worker thread hashes it, and
+      // this thread builds and hashes the PXE initrd from it. Run one after another they would
+      // cost the sum of the three.
+      const isoCopy = path.join(paths.staging, descriptor.install.isoName);
+      const hashing = knownSha ? Promise.resolve({ sha256: knownSha, bytes: ctx.isoBytes }) : sha256FileInWorker(isoPath);
+      hashing.catch(() => {});
+      const [, isoHash, pxe] = await Promise.all([
+        copyFile(isoPath, isoCopy, fsConstants.COPYFILE_EXCL),
+        hashing,
+        this.initrds.obtain({
+          jobId: job.record.id,
+          baseInitrd: path.join(paths.staging, descriptor.install.initrd),
+          iso: isoPath,
+          isoSha256: hashing.then((h) => h.sha256),
+          isoName: descriptor.install.isoName,
+          compress: ctx.req.compress ?? deps.defaultCompression,
+          signal,
+          onProgress: (done, total) => progress({ phase: 'copy', done, total }),
+        }),
+      ]);
+      const after = await stat(isoPath);
+      if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || after.ino !== before.ino) {
+        throw new RhevbootError('RB_ERR_IMPORT', `${isoPath} changed while it was being imported; import it again`, { iso: isoPath });
+      }
+      await this.initrds.linkInto(pxe.path, path.join(paths.staging, descriptor.install.pxeInitrd));
       if (pxe.cached) notes.push(`PXE initrd taken from the cache (${pxe.sha256.slice(0, 16)}…)`);
+      const copied = { sha256: isoHash.sha256, bytes: ctx.isoBytes };
 
       progress({ phase: 'register', done: 0, total: 1 });
       const stats = await treeStats(paths.staging);
@@ -309,52 +317,6 @@ export class MediaService {
     }
   }
 
-  /**
-   * The PXE initrd is cached by content: the same ISO and initrd give the same bytes, so a
-   * re-import (or the same ISO under another name) links the cached file instead of rebuilding.
-   */
-  private async pxeInitrd(a: {
-    isoCopy: string;
-    isoSha256: string;
-    baseInitrd: string;
-    isoName: string;
-    compress: 'none' | 'gzip';
-    out: string;
-    signal: AbortSignal | undefined;
-    progress: (p: ImportProgress) => void;
-  }): Promise<{ sha256: string; bytes: number; cached: boolean }> {
-    const baseSha = await sha256File(a.baseInitrd);
-    const key = createHash('sha256').update([INITRD_FORMAT, a.isoSha256, baseSha, a.isoName, a.compress].join('\n')).digest('hex');
-    const cached = path.join(this.deps.cacheDir, 'initrd', `${key}.img`);
-    await mkdir(path.dirname(cached), { recursive: true, mode: 0o755 });
-    await mkdir(path.dirname(a.out), { recursive: true, mode: 0o755 });
-    let hit = await isFile(cached);
-    let sha256: string;
-    if (hit) {
-      sha256 = await sha256File(cached);
-    } else {
-      // Built beside the cache entry and linked into the tree; buildPxeInitrd renames atomically.
-      const built = await buildPxeInitrd({
-        baseInitrd: a.baseInitrd,
-        appendFile: a.isoCopy,
-        appendName: a.isoName,
-        outFile: cached,
-        compress: a.compress,
-        mtime: new Date(0),
-        signal: a.signal,
-        onProgress: (done, total) => a.progress({ phase: 'initrd', done, total }),
-      });
-      sha256 = built.sha256;
-    }
-    try {
-      await link(cached, a.out);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
-      await copyFile(cached, a.out);
-    }
-    return { sha256, bytes: (await stat(a.out)).size, cached: hit };
-  }
-
   private async treeIntact(d: DistroRecord): Promise<boolean> {
     for (const p of [d.kernel, d.initrd]) if (!(await isFile(path.join(d.treePath, p)))) return false;
     try {
@@ -381,6 +343,7 @@ export class MediaService {
   async remove(name: string, arch?: string): Promise<DistroRecord> {
     const d = await this.get(name, arch);
     const subject = `${d.name}/${d.arch}`;
+    const liveJobs = new Set((await this.deps.store.jobs.list({ kind: 'copycds', state: 'running' })).map((j) => j.id));
     const running = await this.deps.store.jobs.list({ kind: 'copycds', subject, state: 'running' });
     if (running.length) throw new RhevbootError('RB_ERR_CONFLICT', `an import of ${subject} is running (job ${running[0]!.id})`, { distro: subject });
     await this.deps.store.transaction(async (tx) => {
@@ -388,18 +351,7 @@ export class MediaService {
       await this.deps.events.record({ kind: 'distro.removed', subjectType: 'distro', subject, message: `removed ${subject} and its tree ${d.treePath}`, data: { tree: d.treePath } }, tx);
     });
     await rm(d.treePath, { recursive: true, force: true });
-    await this.pruneCache();
+    await this.initrds.prune((id) => liveJobs.has(id), { entries: true });
     return d;
-  }
-
-  private async pruneCache(): Promise<void> {
-    const dir = path.join(this.deps.cacheDir, 'initrd');
-    for (const f of await readdir(dir).catch(() => [] as string[])) {
-      if (!f.endsWith('.img')) continue;
-      const full = path.join(dir, f);
-      // A cached initrd is linked into every tree that uses it: one link left means no tree does.
-      const s = await stat(full).catch(() => undefined);
-      if (s?.isFile() && s.nlink === 1) await unlink(full).catch(() => {});
-    }
   }
 }
