@@ -17,14 +17,6 @@ export const NEWC_TRAILER_NAME = 'TRAILER!!!';
 export const NEWC_MAX_FIELD = 0xffff_ffff;
 export const NEWC_MAX_FILE_SIZE = NEWC_MAX_FIELD;
 
-export const S_IFMT = 0o170000;
-export const S_IFSOCK = 0o140000;
-export const S_IFLNK = 0o120000;
-export const S_IFREG = 0o100000;
-export const S_IFBLK = 0o060000;
-export const S_IFDIR = 0o040000;
-export const S_IFCHR = 0o020000;
-export const S_IFIFO = 0o010000;
 
 /** Field order is fixed by the format; the names follow GNU cpio's and the kernel's. */
 export const NEWC_FIELDS = [

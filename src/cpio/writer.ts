@@ -7,11 +7,6 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { RhevbootError } from '../errors.js';
 import {
   NEWC_TRAILER_NAME,
-  S_IFBLK,
-  S_IFCHR,
-  S_IFDIR,
-  S_IFLNK,
-  S_IFREG,
   assertNewcFileSize,
   blockPadding,
   dataPadding,
@@ -19,6 +14,7 @@ import {
   encodeNewcTrailer,
   zeroPad,
 } from './newc.js';
+import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFREG } from '../util/file-mode.js';
 
 /**
  * Where archive bytes go. `write` may be called again before an earlier call settles; the sink

@@ -22,14 +22,6 @@ import type { SuspEntry } from './susp.js';
 
 export const RR_EXTENSION_IDS = ['RRIP_1991A', 'IEEE_P1282', 'IEEE_1282'];
 
-export const S_IFMT = 0o170000;
-export const S_IFSOCK = 0o140000;
-export const S_IFLNK = 0o120000;
-export const S_IFREG = 0o100000;
-export const S_IFBLK = 0o060000;
-export const S_IFDIR = 0o040000;
-export const S_IFCHR = 0o020000;
-export const S_IFIFO = 0o010000;
 
 export interface RockRidgeInfo {
   /** True if any Rock Ridge entry (not merely SUSP framing) was present. */

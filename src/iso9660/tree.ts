@@ -21,7 +21,8 @@ import {
 } from './record.js';
 import { jolietName, decodeUtf16be } from './joliet.js';
 import { collectSuspEntries, type ContinuationRef } from './susp.js';
-import { parseRockRidge, S_IFMT, S_IFLNK, S_IFDIR, S_IFREG, type RockRidgeInfo } from './rockridge.js';
+import { parseRockRidge, type RockRidgeInfo } from './rockridge.js';
+import { S_IFMT, S_IFLNK, S_IFDIR, S_IFREG } from '../util/file-mode.js';
 import { MAX_DIRECTORY_BYTES, type IsoEntry, type IsoExtent, type Naming } from './types.js';
 
 export interface TreeIo {

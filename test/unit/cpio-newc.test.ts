@@ -4,9 +4,6 @@ import { isRhevbootError } from '../../src/errors.js';
 import {
   NEWC_HEADER_SIZE,
   NEWC_MAX_FILE_SIZE,
-  S_IFDIR,
-  S_IFLNK,
-  S_IFREG,
   align4,
   assertNewcFileSize,
   blockPadding,
@@ -16,6 +13,7 @@ import {
   parseNewcArchive,
   parseNewcHeader,
 } from '../../src/cpio/newc.js';
+import { S_IFDIR, S_IFLNK, S_IFREG } from '../../src/util/file-mode.js';
 
 /*
  * Fixture: the exact bytes GNU cpio 2.13 wrote for
