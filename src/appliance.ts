@@ -57,6 +57,8 @@ export async function startAppliance(loaded: LoadedConfig, opts: { log?: Logger;
         stopping ??= (async () => {
           log.info({ reason }, 'rhevboot stopping');
           await server.close();
+          if (services.background.size) log.info({ running: services.background.size }, 'aborting background work');
+          await services.background.drain(reason);
           await store.close();
           log.info('rhevboot stopped');
           log.flush();

@@ -310,10 +310,14 @@ export class MediaService {
       return { status: 'imported', distro: record, jobId: job.record.id, notes };
     } catch (err) {
       await rm(paths.staging, { recursive: true, force: true }).catch(() => {});
-      const error = isRhevbootError(err) ? { code: err.code, message: err.message } : { code: 'RB_ERR_IMPORT', message: (err as Error).message };
-      await job.fail(error);
-      await deps.events.record({ kind: 'distro.import.failed', subjectType: 'distro', subject, message: `import of ${isoPath} as ${subject} failed: ${error.message}`, data: { iso: isoPath, code: error.code, job: job.record.id } });
-      throw err;
+      // File-system failures (no space, no permission) reach the admin as import errors with the
+      // system's words, not as a stack trace.
+      const failure = isRhevbootError(err)
+        ? err
+        : new RhevbootError('RB_ERR_IMPORT', `import of ${isoPath} as ${subject} failed: ${(err as Error).message}`, { iso: isoPath }, { cause: err });
+      await job.fail({ code: failure.code, message: failure.message });
+      await deps.events.record({ kind: 'distro.import.failed', subjectType: 'distro', subject, message: `import of ${isoPath} as ${subject} failed: ${failure.message}`, data: { iso: isoPath, code: failure.code, job: job.record.id } });
+      throw failure;
     }
   }
 

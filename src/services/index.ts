@@ -4,11 +4,13 @@ import type { Logger } from '../log.js';
 import { loadDescriptors } from '../media/descriptors.js';
 import { MediaService } from '../media/copycds.js';
 import type { Store } from '../store/store.js';
+import { BackgroundWork } from './background.js';
 import { EventService } from './events.js';
 import { JobService } from './jobs.js';
 import { TokenService } from './tokens.js';
 
 export interface Services {
+  background: BackgroundWork;
   events: EventService;
   jobs: JobService;
   media: MediaService;
@@ -30,5 +32,5 @@ export function createServices(config: Config, store: Store, log: Logger, opts: 
     maxIsoBytes: config.media.maxIsoBytes,
     defaultCompression: config.media.initrdCompression,
   });
-  return { events, jobs, media, tokens: new TokenService(store, events) };
+  return { background: new BackgroundWork(), events, jobs, media, tokens: new TokenService(store, events) };
 }

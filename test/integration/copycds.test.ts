@@ -300,4 +300,38 @@ describe('copycds', () => {
     assert.match(plain.stderr, /^copycds: copying ISO \+ initrd \d+% \(/m);
     assert.doesNotMatch(plain.stderr, /\u2588/);
   });
+
+  it('SIGTERM during an API import aborts it cleanly: failed job, no debris, no distro', async () => {
+    const { env, installDir, dir } = await freshEnv();
+    const big = path.join(work, 'big-term.iso');
+    await makeRhevhIso(work, big, { squashBytes: 500 * 1024 * 1024, flavour: 'term' });
+    const child = spawnCli(['serve'], { ...env, RHEVBOOT_HTTP_HOST: '127.0.0.1', RHEVBOOT_HTTP_PORT: '0' });
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    try {
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      const port = await new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), 30_000);
+        const poll = setInterval(() => {
+          const m = out.match(/"http":\{"host":"[^"]+","port":(\d+)\},"msg":"rhevboot ready"/);
+          if (m) (clearInterval(poll), clearTimeout(timer), resolve(Number(m[1])));
+        }, 50);
+      });
+      const token = (await readFile(path.join(dir, 'state', BOOTSTRAP_TOKEN_FILE), 'utf8')).trim();
+      const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+      const res = await fetch(`http://127.0.0.1:${port}/api/v1/distros`, { method: 'POST', headers, body: JSON.stringify({ iso: big }) });
+      assert.equal(res.status, 202);
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+      assert.match(out, /"msg":"aborting background work"/);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+    assert.deepEqual(await distros(env), []);
+    assert.deepEqual(await readdir(path.join(installDir, 'rhevh6.5')), [], 'staging removed');
+    const cache = path.join(dir, 'state/cache/initrd');
+    assert.deepEqual((await readdir(cache).catch(() => [])).filter((f) => !f.endsWith('.sha256')), [], 'no partial initrd left');
+    const r = await runCli(['copycds', big, '--json', '-q'], env);
+    assert.equal(r.code, 0, r.stderr);
+  });
 });

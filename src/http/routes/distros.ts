@@ -80,7 +80,11 @@ export function distroRoutes(app: FastifyInstance, services: Services): void {
         const answer = (fn: () => void): void => {
           if (!answered) (answered = true), fn();
         };
-        services.media.importIso({ ...req.body, isoPath: req.body.iso }, { onJob: (job) => answer(() => resolve({ jobId: job.id, distro: job.subject })) }).then(
+        const work = services.media.importIso(
+          { ...req.body, isoPath: req.body.iso },
+          { onJob: (job) => answer(() => resolve({ jobId: job.id, distro: job.subject })), signal: services.background.signal },
+        );
+        services.background.track(work).then(
           (done) => answer(() => resolve({ done })),
           (err: unknown) => {
             if (answered) req.log.warn({ code: isRhevbootError(err) ? err.code : undefined, reason: (err as Error).message }, 'import job failed');
