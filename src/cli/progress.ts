@@ -37,16 +37,25 @@ function ttyReporter(): ProgressReporter {
   };
 }
 
-/** Plain lines for logs and pipes: one per phase change and at most one every few seconds. */
-function lineReporter(): ProgressReporter {
+/** True for a phase change, the end of a phase, or when `intervalMs` has passed since the last true. */
+function throttle(intervalMs: number): (p: ImportProgress) => boolean {
   let phase: string | undefined;
   let last = 0;
+  return (p) => {
+    const now = Date.now();
+    if (phase === p.phase && now - last < intervalMs && p.done < p.total) return false;
+    phase = p.phase;
+    last = now;
+    return true;
+  };
+}
+
+/** Plain lines for logs and pipes: one per phase change and at most one every few seconds. */
+function lineReporter(): ProgressReporter {
+  const due = throttle(3000);
   return {
     update(p) {
-      const now = Date.now();
-      if (phase === p.phase && now - last < 3000 && p.done < p.total) return;
-      phase = p.phase;
-      last = now;
+      if (!due(p)) return;
       const pct = p.total > 0 ? Math.floor((100 * p.done) / p.total) : 100;
       process.stderr.write(`copycds: ${LABELS[p.phase]} ${pct}% (${formatBytes(p.done)} / ${formatBytes(p.total)})\n`);
     },
@@ -56,15 +65,10 @@ function lineReporter(): ProgressReporter {
 
 /** JSON lines on stdout for scripts; the final result follows as its own line. */
 function jsonReporter(): ProgressReporter {
-  let last = 0;
-  let phase: string | undefined;
+  const due = throttle(1000);
   return {
     update(p) {
-      const now = Date.now();
-      if (phase === p.phase && now - last < 1000 && p.done < p.total) return;
-      phase = p.phase;
-      last = now;
-      process.stdout.write(JSON.stringify({ event: 'progress', ...p }) + '\n');
+      if (due(p)) process.stdout.write(JSON.stringify({ event: 'progress', ...p }) + '\n');
     },
     stop() {},
   };
