@@ -18,7 +18,6 @@ import type { Logger } from '../log.js';
 import type { EventService } from '../services/events.js';
 import type { JobService } from '../services/jobs.js';
 import type { DistroRecord, Store } from '../store/store.js';
-import { copyAndHash } from './copy-hash.js';
 import { sha256FileInWorker } from '../util/hash-file.js';
 import { InitrdCache } from './initrd-cache.js';
 import { recoverTree, swapIn, treePaths, treeStats } from './tree.js';
@@ -199,7 +198,8 @@ export class MediaService {
     const finalTree = treePaths(deps.installDir, name, arch, 'x').final;
     let knownSha: string | undefined;
     if (existing && !ctx.req.force) {
-      const verified = await copyAndHash(isoPath, { signal, onProgress: (done, total) => report({ phase: 'verify', done, total }) });
+      const verified = await sha256FileInWorker(isoPath, (done, total) => report({ phase: 'verify', done, total }));
+      signal?.throwIfAborted();
       knownSha = verified.sha256;
       if (verified.sha256 !== existing.isoSha256) {
         throw new RhevbootError(
