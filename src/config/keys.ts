@@ -10,7 +10,7 @@ export interface ConfigKey {
   key: string;
   schema: z.ZodType;
   /** Default value, or a function of the partially resolved config (for keys derived from others). */
-  default: string | number | boolean | ((resolved: Record<string, unknown>) => unknown);
+  default: string | number | boolean | readonly unknown[] | ((resolved: Record<string, unknown>) => unknown);
   /** How the default reads in documentation when it is derived. */
   defaultDoc?: string;
   doc: string;
@@ -86,6 +86,128 @@ export const CONFIG_KEYS: ConfigKey[] = [
     schema: z.number().int().min(1),
     default: 4 * 1024 * 1024 * 1024 - 1,
     doc: 'Largest ISO `copycds` accepts. The newc cpio format cannot hold a member of 4 GiB or more, so this cannot be raised past 4 GiB - 1.',
+  },
+  {
+    key: 'dhcp.mode',
+    schema: z.enum(['off', 'full', 'proxy']),
+    default: 'off',
+    doc: 'DHCP server: `off`; `full` (pools and reservations, the only DHCP server on the network); `proxy` (ProxyDHCP on 67 and 4011: boot information only, next to an existing DHCP server). Off by default: a second DHCP server on a network is an outage.',
+  },
+  {
+    key: 'dhcp.interface',
+    schema: z.string(),
+    default: '',
+    doc: 'The provisioning interface (e.g. `eth1`). Node cannot tell which interface a broadcast arrived on, so rhevboot serves one provisioning network directly (plus any number of relayed subnets); its address is the server identifier and next-server. Empty: the only non-loopback IPv4 interface.',
+  },
+  {
+    key: 'dhcp.serverAddress',
+    schema: z.union([z.literal(''), z.ipv4()]),
+    default: '',
+    doc: 'Server identifier (option 54) and next-server; empty means the address of `dhcp.interface`.',
+  },
+  {
+    key: 'dhcp.port',
+    schema: port,
+    default: 67,
+    doc: 'UDP port for DHCP (clients always send to 67; other values are for tests).',
+  },
+  {
+    key: 'dhcp.proxyPort',
+    schema: port,
+    default: 4011,
+    doc: 'UDP port of the PXE boot server (ProxyDHCP mode).',
+  },
+  {
+    key: 'dhcp.subnets',
+    schema: z.array(
+      z
+        .object({
+          subnet: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'must be a CIDR like 10.0.0.0/24'),
+          pools: z.array(z.string().regex(/^\d{1,3}(\.\d{1,3}){3}-\d{1,3}(\.\d{1,3}){3}$/, 'must be a range like 10.0.0.100-10.0.0.199')).default([]),
+          routers: z.array(z.ipv4()).default([]),
+          dnsServers: z.array(z.ipv4()).default([]),
+          domainName: z.string().default(''),
+          leaseSeconds: z.number().int().min(60).max(31_536_000).default(3600),
+          unknownClients: z.enum(['ignore', 'discover']).default('ignore'),
+        })
+        .strict(),
+    ),
+    default: [],
+    doc: 'Subnets served in full mode: `subnet` (CIDR), `pools` (ranges), `routers`, `dnsServers`, `domainName`, `leaseSeconds` (3600), `unknownClients` (`ignore`, or `discover`: lease an address and offer a discovery boot). Relayed subnets are chosen by the relay address (giaddr).',
+  },
+  {
+    key: 'boot.biosLoader',
+    schema: z.enum(['pxelinux.0', 'undionly.kpxe']),
+    default: 'undionly.kpxe',
+    doc: 'Boot file for BIOS PXE clients (option 93 = 0): iPXE (`undionly.kpxe`, then HTTP) or `pxelinux.0` (all TFTP).',
+  },
+  {
+    key: 'boot.uefiLoader',
+    schema: z.enum(['ipxe.efi', 'syslinux.efi']),
+    default: 'ipxe.efi',
+    doc: 'Boot file for x86-64 UEFI PXE clients (option 93 = 7 or 9): `ipxe.efi` (then HTTP, the fast path) or `syslinux.efi`.',
+  },
+  {
+    key: 'boot.httpBase',
+    schema: z.union([z.literal(''), z.url()]),
+    default: '',
+    doc: 'Base URL nodes use to reach the appliance over HTTP (iPXE scripts, kernels, initrds, the install trigger). Empty: `http://<dhcp.serverAddress>:<http.port>`.',
+  },
+  {
+    key: 'tftp.enabled',
+    schema: z.boolean(),
+    default: true,
+    doc: 'Run the TFTP server.',
+  },
+  {
+    key: 'tftp.host',
+    schema: z.string().min(1),
+    default: '0.0.0.0',
+    doc: 'Address the TFTP server listens on; each transfer answers from this address on its own ephemeral port.',
+  },
+  {
+    key: 'tftp.port',
+    schema: port,
+    default: 69,
+    doc: 'UDP port of the TFTP server.',
+  },
+  {
+    key: 'tftp.root',
+    schema: absOrRelPath,
+    default: (r) => `${r.stateDir as string}/tftpboot`,
+    defaultDoc: '`<stateDir>/tftpboot`',
+    doc: 'TFTP root: boot loaders installed from OS packages (see boot/manifest.yaml). Nothing outside it is ever served.',
+    isPath: true,
+  },
+  {
+    key: 'tftp.maxBlockSize',
+    schema: z.number().int().min(512).max(65464),
+    default: 1468,
+    doc: 'Largest blksize (RFC 2348) granted: 1468 fills a 1500-byte Ethernet frame without IP fragmentation.',
+  },
+  {
+    key: 'tftp.maxWindowSize',
+    schema: z.number().int().min(1).max(65535),
+    default: 64,
+    doc: 'Largest windowsize (RFC 7440) granted.',
+  },
+  {
+    key: 'tftp.maxTransfers',
+    schema: z.number().int().min(1).max(100_000),
+    default: 1000,
+    doc: 'Concurrent transfers; requests beyond it get an error and the client retries (a boot storm degrades instead of collapsing).',
+  },
+  {
+    key: 'tftp.timeoutMs',
+    schema: z.number().int().min(100).max(255_000),
+    default: 1000,
+    doc: 'Initial retransmission timeout when the client does not ask for one (RFC 2349 timeout option); doubled on each retry.',
+  },
+  {
+    key: 'tftp.retries',
+    schema: z.number().int().min(1).max(50),
+    default: 5,
+    doc: 'Retransmissions of one block or window before a transfer is abandoned.',
   },
 ];
 

@@ -11,6 +11,26 @@ export interface Config {
   http: { host: string; port: number; bodyLimit: number };
   store: { busyTimeoutMs: number };
   media: { initrdCompression: 'none' | 'gzip'; maxIsoBytes: number };
+  dhcp: {
+    mode: 'off' | 'full' | 'proxy';
+    interface: string;
+    serverAddress: string;
+    port: number;
+    proxyPort: number;
+    subnets: DhcpSubnetConfig[];
+  };
+  boot: { biosLoader: 'pxelinux.0' | 'undionly.kpxe'; uefiLoader: 'ipxe.efi' | 'syslinux.efi'; httpBase: string };
+  tftp: { enabled: boolean; host: string; port: number; root: string; maxBlockSize: number; maxWindowSize: number; maxTransfers: number; timeoutMs: number; retries: number };
+}
+
+export interface DhcpSubnetConfig {
+  subnet: string;
+  pools: string[];
+  routers: string[];
+  dnsServers: string[];
+  domainName: string;
+  leaseSeconds: number;
+  unknownClients: 'ignore' | 'discover';
 }
 
 export type ConfigSource = 'default' | 'file' | 'env';
@@ -47,6 +67,14 @@ function flatten(value: unknown, prefix: string, out: Map<string, unknown>): voi
 function coerceEnv(def: ConfigKey, raw: string): unknown {
   const probe = def.schema.safeParse(raw);
   if (probe.success) return raw;
+  // Lists and maps (dhcp.subnets) are given as JSON in the environment.
+  if (/^\s*[[{]/.test(raw)) {
+    try {
+      return JSON.parse(raw) as unknown;
+    } catch {
+      return raw;
+    }
+  }
   if (/^(true|yes|1|on)$/i.test(raw) && def.schema.safeParse(true).success) return true;
   if (/^(false|no|0|off)$/i.test(raw) && def.schema.safeParse(false).success) return false;
   if (/^-?\d+$/.test(raw)) return Number(raw);

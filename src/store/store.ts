@@ -76,6 +76,34 @@ export interface TokenRecord {
   lastUsedAt: string | null;
 }
 
+export type LeaseState = 'offered' | 'bound' | 'declined' | 'released' | 'expired';
+
+/** A DHCP lease as persisted. Times are epoch milliseconds. */
+export interface LeaseRecord {
+  ip: string;
+  /** Canonical lower-case colon MAC. */
+  mac: string;
+  /** Option 61 as lower-case hex, when the client sent one. */
+  clientId: string | null;
+  hostname: string | null;
+  /** The subnet (CIDR) the lease belongs to. */
+  subnet: string;
+  state: LeaseState;
+  expiresAt: number;
+  updatedAt: number;
+}
+
+export interface LeaseRepository {
+  /** Every lease, for the DHCP server to load into memory at start. */
+  all(): Promise<LeaseRecord[]>;
+  /**
+   * Writes many leases in one transaction (group commit: the server batches the leases of many
+   * packets, commits once, then sends their ACKs). Replaces any lease with the same ip.
+   */
+  upsertMany(leases: LeaseRecord[]): Promise<void>;
+  remove(ips: string[]): Promise<void>;
+}
+
 export interface DistroRepository {
   get(name: string, arch: string): Promise<DistroRecord | undefined>;
   list(): Promise<DistroRecord[]>;
@@ -107,6 +135,7 @@ export interface TokenRepository {
 
 export interface Repositories {
   distros: DistroRepository;
+  leases: LeaseRepository;
   events: EventRepository;
   jobs: JobRepository;
   tokens: TokenRepository;

@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { BOOTSTRAP_TOKEN_FILE, startAppliance, type Appliance } from '../../src/appliance.js';
 import { loadConfig } from '../../src/config/load.js';
 import { REDACT_PATHS } from '../../src/log.js';
+import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { tempDir } from '../helpers/tmp.js';
 
 describe('HTTP API', () => {
@@ -36,7 +37,7 @@ describe('HTTP API', () => {
     assert.equal(res.status, 200);
     const body = (await res.json()) as { status: string; schemaVersion: number; version: string };
     assert.equal(body.status, 'ok');
-    assert.equal(body.schemaVersion, 1);
+    assert.equal(body.schemaVersion, MIGRATIONS.at(-1)!.version);
     assert.match(body.version, /^\d+\.\d+\.\d+/);
   });
 

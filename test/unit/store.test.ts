@@ -61,10 +61,11 @@ describe('sqlite store', () => {
 
   it('a failing migration leaves the schema at the previous version', async () => {
     const dir = await tempDir();
-    const broken = [...MIGRATIONS, { version: 2, name: 'broken', sql: 'CREATE TABLE ok2 (x INTEGER); CREATE TABLE distros (x INTEGER);' }];
-    assert.throws(() => openSqliteStore({ dir, migrations: broken }), (err: unknown) => isRhevbootError(err, 'RB_ERR_MIGRATION') && /migration 2/.test(err.message));
+    const latest = MIGRATIONS.at(-1)!.version;
+    const broken = [...MIGRATIONS, { version: latest + 1, name: 'broken', sql: 'CREATE TABLE ok2 (x INTEGER); CREATE TABLE distros (x INTEGER);' }];
+    assert.throws(() => openSqliteStore({ dir, migrations: broken }), (err: unknown) => isRhevbootError(err, 'RB_ERR_MIGRATION') && new RegExp(`migration ${latest + 1}`).test(err.message));
     const store = openSqliteStore({ dir });
-    assert.equal(await store.schemaVersion(), 1);
+    assert.equal(await store.schemaVersion(), latest);
     await store.close();
     const db = new Database(path.join(dir, STORE_FILE), { readonly: true });
     assert.equal((db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'ok2'").get() as { n: number }).n, 0);
@@ -130,5 +131,23 @@ describe('sqlite store', () => {
     assert.equal((await a.distros.list()).length, 2);
     await a.close();
     await b.close();
+  });
+
+  it('persists DHCP leases in batches, replacing by address', async () => {
+    const dir = await tempDir();
+    const store = openSqliteStore({ dir });
+    const lease = (ip: string, mac: string, state: 'offered' | 'bound' = 'bound') => ({ ip, mac, clientId: null, hostname: null, subnet: '10.0.0.0/24', state, expiresAt: 1000, updatedAt: 1 });
+    await store.leases.upsertMany([lease('10.0.0.10', 'aa:bb:cc:dd:ee:01'), lease('10.0.0.11', 'aa:bb:cc:dd:ee:02', 'offered')]);
+    await store.leases.upsertMany([{ ...lease('10.0.0.11', 'aa:bb:cc:dd:ee:02'), hostname: 'n02', clientId: '01aabbccddee02' }]);
+    await store.close();
+    const again = openSqliteStore({ dir });
+    const all = await again.leases.all();
+    assert.deepEqual(all.map((l) => [l.ip, l.state, l.hostname, l.clientId]), [['10.0.0.10', 'bound', null, null], ['10.0.0.11', 'bound', 'n02', '01aabbccddee02']]);
+    await again.transaction(async (tx) => {
+      await tx.leases.upsertMany([lease('10.0.0.12', 'aa:bb:cc:dd:ee:03')]);
+      await tx.leases.remove(['10.0.0.10']);
+    });
+    assert.deepEqual((await again.leases.all()).map((l) => l.ip), ['10.0.0.11', '10.0.0.12']);
+    await again.close();
   });
 });

@@ -90,6 +90,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
 
   const store: Store = {
     distros: locked(raw.distros, mutex),
+    leases: locked(raw.leases, mutex),
     events: locked(raw.events, mutex),
     jobs: locked(raw.jobs, mutex),
     tokens: locked(raw.tokens, mutex),

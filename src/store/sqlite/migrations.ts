@@ -73,4 +73,21 @@ export const MIGRATIONS: Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 2,
+    name: 'dhcp leases',
+    sql: `
+      CREATE TABLE dhcp_leases (
+        ip TEXT PRIMARY KEY,
+        mac TEXT NOT NULL,
+        client_id TEXT,
+        hostname TEXT,
+        subnet TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('offered', 'bound', 'declined', 'released', 'expired')),
+        expires_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX dhcp_leases_mac ON dhcp_leases (mac);
+    `,
+  },
 ];

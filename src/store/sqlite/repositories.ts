@@ -7,6 +7,8 @@ import type {
   EventRepository,
   JobRecord,
   JobRepository,
+  LeaseRecord,
+  LeaseRepository,
   Repositories,
   TokenRecord,
   TokenRepository,
@@ -202,7 +204,49 @@ function tokens(db: Database): TokenRepository {
   };
 }
 
+function leaseFromRow(r: Row): LeaseRecord {
+  return {
+    ip: r.ip as string,
+    mac: r.mac as string,
+    clientId: (r.client_id as string | null) ?? null,
+    hostname: (r.hostname as string | null) ?? null,
+    subnet: r.subnet as string,
+    state: r.state as LeaseRecord['state'],
+    expiresAt: r.expires_at as number,
+    updatedAt: r.updated_at as number,
+  };
+}
+
+function leases(db: Database): LeaseRepository {
+  const all = db.prepare('SELECT * FROM dhcp_leases ORDER BY ip');
+  const upsert = db.prepare(`
+    INSERT OR REPLACE INTO dhcp_leases (ip, mac, client_id, hostname, subnet, state, expires_at, updated_at)
+    VALUES (@ip, @mac, @clientId, @hostname, @subnet, @state, @expiresAt, @updatedAt)`);
+  const remove = db.prepare('DELETE FROM dhcp_leases WHERE ip = ?');
+  // One transaction per batch: with WAL and synchronous=NORMAL a commit is one write, so the cost
+  // of persisting a lease is shared by every lease in the batch.
+  const upsertMany = db.transaction((rows: LeaseRecord[]) => {
+    for (const r of rows) upsert.run(r);
+  });
+  const removeMany = db.transaction((ips: string[]) => {
+    for (const ip of ips) remove.run(ip);
+  });
+  return {
+    async all() {
+      return (all.all() as Row[]).map(leaseFromRow);
+    },
+    async upsertMany(rows) {
+      // Inside store.transaction() the connection is already in a transaction; better-sqlite3
+      // nests this one as a savepoint.
+      upsertMany(rows);
+    },
+    async remove(ips) {
+      removeMany(ips);
+    },
+  };
+}
+
 /** Repositories over one connection, with no locking of their own (the store adds it). */
 export function sqliteRepositories(db: Database): Repositories {
-  return { distros: distros(db), events: events(db), jobs: jobs(db), tokens: tokens(db) };
+  return { distros: distros(db), leases: leases(db), events: events(db), jobs: jobs(db), tokens: tokens(db) };
 }
