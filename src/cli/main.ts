@@ -4,6 +4,7 @@ import { VERSION } from '../version.js';
 import { configCommand } from './commands/config.js';
 import { copycdsCommand } from './commands/copycds.js';
 import { distroCommand } from './commands/distro.js';
+import { nodeCommand } from './commands/node.js';
 import { serveCommand } from './commands/serve.js';
 import { tokenCommand } from './commands/token.js';
 import type { GlobalOptions } from './context.js';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   serveCommand(program, globals);
   copycdsCommand(program, globals);
   distroCommand(program, globals);
+  nodeCommand(program, globals);
   tokenCommand(program, globals);
   configCommand(program, globals);
   return program;

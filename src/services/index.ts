@@ -7,6 +7,7 @@ import type { Store } from '../store/store.js';
 import { BackgroundWork } from './background.js';
 import { EventService } from './events.js';
 import { JobService } from './jobs.js';
+import { NodeService } from './nodes.js';
 import { TokenService } from './tokens.js';
 
 export interface Services {
@@ -14,6 +15,7 @@ export interface Services {
   events: EventService;
   jobs: JobService;
   media: MediaService;
+  nodes: NodeService;
   tokens: TokenService;
 }
 
@@ -32,5 +34,6 @@ export function createServices(config: Config, store: Store, log: Logger, opts: 
     maxIsoBytes: config.media.maxIsoBytes,
     defaultCompression: config.media.initrdCompression,
   });
-  return { background: new BackgroundWork(), events, jobs, media, tokens: new TokenService(store, events) };
+  const nodes = new NodeService(store, events, config.dhcp.subnets.map((s) => s.subnet));
+  return { background: new BackgroundWork(), events, jobs, media, nodes, tokens: new TokenService(store, events) };
 }

@@ -1,3 +1,5 @@
+import type { NodeRecord } from '../domain/node.js';
+
 /**
  * The state store as services see it. Every method is asynchronous even though SQLite answers
  * synchronously, so that a PostgreSQL store (several appliances sharing one region database, as
@@ -104,6 +106,18 @@ export interface LeaseRepository {
   remove(ips: string[]): Promise<void>;
 }
 
+export interface NodeRepository {
+  get(name: string): Promise<NodeRecord | undefined>;
+  byMac(mac: string): Promise<NodeRecord | undefined>;
+  byIp(ip: string): Promise<NodeRecord | undefined>;
+  list(): Promise<NodeRecord[]>;
+  /** Inserts or replaces nodes with their NICs (in the caller's transaction, if any). */
+  putMany(nodes: NodeRecord[]): Promise<void>;
+  remove(names: string[]): Promise<number>;
+  /** Who holds a MAC or an address already (for clear duplicate errors). */
+  holders(q: { macs: string[]; ips: string[] }): Promise<{ macs: Map<string, string>; ips: Map<string, string> }>;
+}
+
 export interface DistroRepository {
   get(name: string, arch: string): Promise<DistroRecord | undefined>;
   list(): Promise<DistroRecord[]>;
@@ -134,6 +148,7 @@ export interface TokenRepository {
 }
 
 export interface Repositories {
+  nodes: NodeRepository;
   distros: DistroRepository;
   leases: LeaseRepository;
   events: EventRepository;

@@ -89,6 +89,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   let closed = false;
 
   const store: Store = {
+    nodes: locked(raw.nodes, mutex),
     distros: locked(raw.distros, mutex),
     leases: locked(raw.leases, mutex),
     events: locked(raw.events, mutex),

@@ -90,4 +90,37 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX dhcp_leases_mac ON dhcp_leases (mac);
     `,
   },
+  {
+    version: 3,
+    name: 'nodes',
+    sql: `
+      CREATE TABLE nodes (
+        name TEXT PRIMARY KEY,
+        ip TEXT,
+        groups TEXT NOT NULL DEFAULT '[]',
+        distro TEXT,
+        arch TEXT NOT NULL,
+        hypervisor TEXT NOT NULL,
+        manager TEXT,
+        cluster TEXT,
+        storage_init TEXT,
+        kernel_args TEXT NOT NULL DEFAULT '',
+        attrs TEXT NOT NULL DEFAULT '{}',
+        boot_action TEXT NOT NULL CHECK (boot_action IN ('install', 'local', 'discover')),
+        status TEXT NOT NULL,
+        status_reason TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      ) STRICT;
+      -- Two nodes can never share an address or a NIC: the store refuses it, whatever the face.
+      CREATE UNIQUE INDEX nodes_ip ON nodes (ip) WHERE ip IS NOT NULL;
+      CREATE TABLE node_nics (
+        mac TEXT PRIMARY KEY,
+        node TEXT NOT NULL REFERENCES nodes (name) ON DELETE CASCADE,
+        install INTEGER NOT NULL CHECK (install IN (0, 1)),
+        position INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX node_nics_node ON node_nics (node);
+    `,
+  },
 ];

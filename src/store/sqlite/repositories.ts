@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import { RhevbootError } from '../../errors.js';
+import { sqliteNodes } from './nodes.js';
 import type {
   DistroRecord,
   DistroRepository,
@@ -248,5 +249,5 @@ function leases(db: Database): LeaseRepository {
 
 /** Repositories over one connection, with no locking of their own (the store adds it). */
 export function sqliteRepositories(db: Database): Repositories {
-  return { distros: distros(db), leases: leases(db), events: events(db), jobs: jobs(db), tokens: tokens(db) };
+  return { nodes: sqliteNodes(db), distros: distros(db), leases: leases(db), events: events(db), jobs: jobs(db), tokens: tokens(db) };
 }

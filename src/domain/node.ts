@@ -1,0 +1,195 @@
+/**
+ * Nodes: the machines rhevboot provisions. Pure validation and normalisation, no I/O: a node is
+ * checked here the same way whether it came from the CLI, the API or a 10,000-row import.
+ */
+
+export type BootAction = 'install' | 'local' | 'discover';
+
+/** The lifecycle of DESIGN.md. `defined` until the first nodeset. */
+export type NodeStatus = 'defined' | 'install' | 'installing' | 'booted' | 'registering' | 'pending_approval' | 'up' | 'failed';
+
+export interface NodeNic {
+  mac: string;
+  /** The NIC the installer uses (BOOTIF); exactly one when the node has NICs. */
+  install: boolean;
+}
+
+export interface NodeRecord {
+  name: string;
+  nics: NodeNic[];
+  ip: string | null;
+  groups: string[];
+  /** Distro name and arch to install, e.g. rhevh6.5 / x86_64. */
+  distro: string | null;
+  arch: string;
+  hypervisor: string;
+  /** The RHEV-M engine (by its rhevboot name) and cluster the host joins. */
+  manager: string | null;
+  cluster: string | null;
+  /** storage_init value; empty string means the bare `storage_init` (first disk). */
+  storageInit: string | null;
+  /** Admin-added kernel arguments, appended after the generated ones. */
+  kernelArgs: string;
+  attrs: Record<string, string>;
+  bootAction: BootAction;
+  status: NodeStatus;
+  statusReason: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** The fields an admin sets; the rest is state the appliance keeps. */
+export type NodeInput = Partial<Pick<NodeRecord, 'ip' | 'groups' | 'distro' | 'arch' | 'hypervisor' | 'manager' | 'cluster' | 'storageInit' | 'kernelArgs' | 'attrs'>> & {
+  name: string;
+  /** MACs in any accepted spelling; the first is the install NIC unless `installMac` says otherwise. */
+  macs?: string[];
+  installMac?: string;
+};
+
+export class NodeValidationError extends Error {
+  constructor(readonly field: string, message: string) {
+    super(message);
+  }
+}
+
+const HEX12 = /^[0-9a-f]{12}$/;
+
+/**
+ * Accepts the spellings admins paste: `aa:bb:cc:dd:ee:ff`, `aa-bb-cc-dd-ee-ff`, `aabb.ccdd.eeff`
+ * (Cisco), `aabbccddeeff`; any case. Returns the canonical lower-case colon form, or undefined.
+ */
+export function normaliseMac(input: string): string | undefined {
+  const s = input.trim().toLowerCase();
+  let hex: string;
+  if (/^([0-9a-f]{1,2}[:-]){5}[0-9a-f]{1,2}$/.test(s)) {
+    const sep = s.includes(':') ? ':' : '-';
+    if (s.includes(':') && s.includes('-')) return undefined;
+    hex = s
+      .split(sep)
+      .map((p) => p.padStart(2, '0'))
+      .join('');
+  } else if (/^[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}$/.test(s)) {
+    hex = s.replace(/\./g, '');
+  } else {
+    hex = s;
+  }
+  if (!HEX12.test(hex)) return undefined;
+  return hex.match(/../g)!.join(':');
+}
+
+/** RFC 1123 host label: the node name becomes a hostname, a DNS label and a URL segment. */
+const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+export function validateNodeName(name: string): string | undefined {
+  if (!LABEL.test(name)) {
+    return `node name '${name}' must be an RFC 1123 label: 1-63 lower-case letters, digits and '-', not starting or ending with '-'`;
+  }
+  if (/^\d+$/.test(name)) return `node name '${name}' must not be all digits (it would read as a number in noderanges)`;
+  return undefined;
+}
+
+export function parseIpv4(ip: string): number | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip.trim());
+  if (!m) return undefined;
+  const parts = m.slice(1).map(Number);
+  if (parts.some((p) => p > 255) || m.slice(1).some((p) => p.length > 1 && p.startsWith('0'))) return undefined;
+  return ((parts[0]! << 24) >>> 0) + (parts[1]! << 16) + (parts[2]! << 8) + parts[3]!;
+}
+
+export function formatIpv4(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+}
+
+export interface Cidr {
+  text: string;
+  network: number;
+  prefix: number;
+}
+
+export function parseCidr(text: string): Cidr | undefined {
+  const [addr, len] = text.split('/');
+  const ip = addr ? parseIpv4(addr) : undefined;
+  const prefix = Number(len);
+  if (ip === undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > 32) return undefined;
+  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  return { text, network: (ip & mask) >>> 0, prefix };
+}
+
+export function cidrContains(c: Cidr, ip: number): boolean {
+  const mask = c.prefix === 0 ? 0 : (0xffffffff << (32 - c.prefix)) >>> 0;
+  return ((ip & mask) >>> 0) === c.network;
+}
+
+const GROUP = /^[a-z0-9][a-z0-9_.-]{0,63}$/i;
+
+/**
+ * Normalises an admin's input into the fields of a node, or throws NodeValidationError naming the
+ * field. `subnets` are the networks node addresses must fall in (the DHCP subnets); when none are
+ * configured any unicast address is accepted.
+ */
+export function normaliseNodeInput(input: NodeInput, subnets: Cidr[]): Omit<NodeInput, 'macs' | 'installMac'> & { nics?: NodeNic[] } {
+  const bad = validateNodeName(input.name);
+  if (bad) throw new NodeValidationError('name', bad);
+  const out: Omit<NodeInput, 'macs' | 'installMac'> & { nics?: NodeNic[] } = { name: input.name };
+  if (input.macs !== undefined) {
+    const macs: string[] = [];
+    for (const m of input.macs) {
+      const canon = normaliseMac(m);
+      if (!canon) throw new NodeValidationError('macs', `'${m}' is not a MAC address (use aa:bb:cc:dd:ee:ff, aa-bb-..., or aabb.ccdd.eeff)`);
+      if (parseInt(canon.slice(0, 2), 16) & 1) throw new NodeValidationError('macs', `${canon} is a multicast address, not a NIC`);
+      if (macs.includes(canon)) throw new NodeValidationError('macs', `${canon} is listed twice`);
+      macs.push(canon);
+    }
+    let install: string | undefined = macs[0];
+    if (input.installMac !== undefined) {
+      install = normaliseMac(input.installMac);
+      if (!install || !macs.includes(install)) throw new NodeValidationError('installMac', `install MAC '${input.installMac}' is not one of the node's MACs`);
+    }
+    out.nics = macs.map((mac) => ({ mac, install: mac === install }));
+  }
+  if (input.ip !== undefined && input.ip !== null && input.ip !== '') {
+    const ip = parseIpv4(input.ip);
+    if (ip === undefined) throw new NodeValidationError('ip', `'${input.ip}' is not an IPv4 address`);
+    if (subnets.length && !subnets.some((s) => cidrContains(s, ip))) {
+      throw new NodeValidationError('ip', `${input.ip} is not inside a configured subnet (${subnets.map((s) => s.text).join(', ')})`);
+    }
+    out.ip = formatIpv4(ip);
+  } else if (input.ip !== undefined) {
+    out.ip = null;
+  }
+  if (input.groups !== undefined) {
+    for (const g of input.groups) if (!GROUP.test(g)) throw new NodeValidationError('groups', `group '${g}' must be letters, digits, '_', '.' or '-'`);
+    out.groups = [...new Set(input.groups)];
+  }
+  for (const key of ['distro', 'manager', 'cluster'] as const) {
+    const v = input[key];
+    if (v !== undefined) out[key] = v === '' ? null : v;
+  }
+  if (input.arch !== undefined) out.arch = input.arch;
+  if (input.hypervisor !== undefined) {
+    if (!/^[a-z][a-z0-9-]{0,31}$/.test(input.hypervisor)) throw new NodeValidationError('hypervisor', `hypervisor type '${input.hypervisor}' is not a valid name`);
+    out.hypervisor = input.hypervisor;
+  }
+  if (input.storageInit !== undefined) {
+    if (input.storageInit !== null && /\s/.test(input.storageInit)) throw new NodeValidationError('storageInit', 'storage_init must not contain spaces');
+    out.storageInit = input.storageInit;
+  }
+  if (input.kernelArgs !== undefined) {
+    if (/[\r\n\0]/.test(input.kernelArgs)) throw new NodeValidationError('kernelArgs', 'kernel arguments must be one line');
+    out.kernelArgs = input.kernelArgs.trim();
+  }
+  if (input.attrs !== undefined) {
+    for (const [k, v] of Object.entries(input.attrs)) {
+      if (!/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/.test(k)) throw new NodeValidationError('attrs', `attribute name '${k}' is not valid`);
+      if (typeof v !== 'string' || /[\r\n\0]/.test(v)) throw new NodeValidationError('attrs', `attribute '${k}' must be a one-line string`);
+    }
+    out.attrs = { ...input.attrs };
+  }
+  return out;
+}
+
+/** What `nodeset next` means: after an install comes local boot; otherwise nothing changes. */
+export function nextAction(current: BootAction, status: NodeStatus): BootAction {
+  if (current === 'install' || status === 'booted') return 'local';
+  return current;
+}
