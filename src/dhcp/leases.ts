@@ -1,0 +1,252 @@
+/**
+ * The lease book: pools, reservations, offers, bindings, expiry and decline quarantine, all in
+ * memory. Pure (no I/O, time passed in): the server loads it from the store at start and
+ * persists the records this module returns, so the packet path never waits on a disk read.
+ */
+import type { DhcpSubnetConfig } from '../config/load.js';
+import type { LeaseRecord, LeaseState } from '../store/store.js';
+import { inCidr, intToIp, ipToInt, parseCidr, type Cidr } from './ip.js';
+
+export interface Lease {
+  ip: number;
+  mac: string;
+  clientId: string | null;
+  hostname: string | null;
+  subnet: string;
+  state: LeaseState;
+  expiresAt: number;
+  updatedAt: number;
+}
+
+export interface Subnet {
+  cfg: DhcpSubnetConfig;
+  cidr: Cidr;
+  pools: Array<{ start: number; end: number }>;
+  /** Addresses never handed out: network, broadcast, the server, routers, DNS servers. */
+  excluded: Set<number>;
+  /** Allocation cursor: the pool scan resumes where it stopped, so allocation is O(1) amortised. */
+  cursor: { pool: number; ip: number };
+  byMac: Map<string, Lease>;
+}
+
+export interface LeaseBookOptions {
+  serverAddress: string;
+  /** How long an OFFER holds its address for the client (not persisted). */
+  offerHoldMs?: number;
+  /** How long a DECLINEd address stays out of the pool (another host is using it). */
+  declineHoldMs?: number;
+}
+
+export type Pick = { ok: true; ip: number } | { ok: false; reason: string };
+
+export class LeaseBook {
+  readonly subnets: Subnet[];
+  private readonly byIp = new Map<number, Lease>();
+  private readonly offerHoldMs: number;
+  private readonly declineHoldMs: number;
+
+  constructor(configs: DhcpSubnetConfig[], opts: LeaseBookOptions) {
+    this.offerHoldMs = opts.offerHoldMs ?? 60_000;
+    this.declineHoldMs = opts.declineHoldMs ?? 3_600_000;
+    const server = opts.serverAddress ? ipToInt(opts.serverAddress) : -1;
+    this.subnets = configs.map((cfg) => {
+      const cidr = parseCidr(cfg.subnet);
+      const excluded = new Set<number>([cidr.network, cidr.broadcast, server, ...cfg.routers.map(ipToInt), ...cfg.dnsServers.map(ipToInt)]);
+      const pools = cfg.pools
+        .map((p) => {
+          const [a, b] = p.split('-');
+          return { start: ipToInt(a!), end: ipToInt(b!) };
+        })
+        .filter((p) => p.start <= p.end && inCidr(cidr, p.start) && inCidr(cidr, p.end));
+      return { cfg, cidr, pools, excluded, cursor: { pool: 0, ip: pools[0]?.start ?? 0 }, byMac: new Map() };
+    });
+  }
+
+  /** Loads persisted leases (server start). Offers were never persisted. */
+  load(records: LeaseRecord[]): void {
+    for (const r of records) {
+      const ip = ipToInt(r.ip);
+      const subnet = this.subnetOf(ip);
+      if (!subnet) continue;
+      const lease: Lease = { ip, mac: r.mac, clientId: r.clientId, hostname: r.hostname, subnet: subnet.cfg.subnet, state: r.state, expiresAt: r.expiresAt, updatedAt: r.updatedAt };
+      this.byIp.set(ip, lease);
+      if (r.state === 'bound' || r.state === 'expired' || r.state === 'released') {
+        const prev = subnet.byMac.get(r.mac);
+        if (!prev || prev.updatedAt <= r.updatedAt) subnet.byMac.set(r.mac, lease);
+      }
+    }
+  }
+
+  subnetOf(ip: number): Subnet | undefined {
+    return this.subnets.find((s) => inCidr(s.cidr, ip));
+  }
+
+  leaseAt(ip: number): Lease | undefined {
+    return this.byIp.get(ip);
+  }
+
+  leaseOf(subnet: Subnet, mac: string): Lease | undefined {
+    return subnet.byMac.get(mac);
+  }
+
+  get size(): number {
+    return this.byIp.size;
+  }
+
+  inPool(subnet: Subnet, ip: number): boolean {
+    if (subnet.excluded.has(ip)) return false;
+    return subnet.pools.some((p) => ip >= p.start && ip <= p.end);
+  }
+
+  /**
+   * Whether `mac` may hold `ip` now: nobody else holds it (an active offer, a bound lease, or a
+   * decline quarantine are all "held"). A released or expired lease of another client is free.
+   */
+  availableTo(ip: number, mac: string, now: number): boolean {
+    const l = this.byIp.get(ip);
+    if (!l || l.mac === mac) return !(l && l.state === 'declined' && l.expiresAt > now);
+    return l.state === 'released' || l.state === 'expired' || l.expiresAt <= now;
+  }
+
+  /** Whether `mac` may be bound to `ip` in `subnet` (`reserved` is the node's reservation, if any). */
+  canBind(subnet: Subnet, mac: string, ip: number, reserved: number | undefined, now: number): { ok: true } | { ok: false; reason: string } {
+    if (!inCidr(subnet.cidr, ip)) return { ok: false, reason: `${intToIp(ip)} is not in subnet ${subnet.cfg.subnet}` };
+    if (reserved !== undefined && ip !== reserved) return { ok: false, reason: `${intToIp(ip)} requested, ${intToIp(reserved)} is reserved for ${mac}` };
+    if (reserved === undefined && !this.inPool(subnet, ip)) return { ok: false, reason: `${intToIp(ip)} is outside the pools of ${subnet.cfg.subnet}` };
+    if (!this.availableTo(ip, mac, now)) return { ok: false, reason: `${intToIp(ip)} is held by ${this.byIp.get(ip)!.mac}` };
+    return { ok: true };
+  }
+
+  /**
+   * The address to offer: the reservation; else the client's current or previous address; else
+   * the address it asks for (option 50) if free; else a pool address nobody has ever held; else
+   * the longest-expired one. Addresses of other clients' expired leases are the last resort so a
+   * machine that comes back finds its old address.
+   */
+  pick(subnet: Subnet, mac: string, reserved: number | undefined, requested: number | undefined, now: number): Pick {
+    if (reserved !== undefined) {
+      if (!inCidr(subnet.cidr, reserved)) return { ok: false, reason: `reservation ${intToIp(reserved)} is outside ${subnet.cfg.subnet}` };
+      if (!this.availableTo(reserved, mac, now)) return { ok: false, reason: `reserved ${intToIp(reserved)} is held by ${this.byIp.get(reserved)!.mac} (conflict)` };
+      return { ok: true, ip: reserved };
+    }
+    const mine = subnet.byMac.get(mac);
+    if (mine && mine.mac === mac && this.byIp.get(mine.ip) === mine && mine.state !== 'declined' && this.inPool(subnet, mine.ip)) return { ok: true, ip: mine.ip };
+    if (requested !== undefined && this.inPool(subnet, requested) && this.availableTo(requested, mac, now)) return { ok: true, ip: requested };
+    const fresh = this.scanFree(subnet);
+    if (fresh !== undefined) return { ok: true, ip: fresh };
+    let best: Lease | undefined;
+    for (const pool of subnet.pools) {
+      for (let ip = pool.start; ip <= pool.end; ip++) {
+        if (subnet.excluded.has(ip)) continue;
+        const l = this.byIp.get(ip);
+        if (l && this.availableTo(ip, mac, now) && (!best || l.expiresAt < best.expiresAt)) best = l;
+      }
+    }
+    if (best) return { ok: true, ip: best.ip };
+    return { ok: false, reason: `no free address in ${subnet.cfg.subnet}` };
+  }
+
+  /** Next pool address that has never carried a lease, scanning from the cursor once round. */
+  private scanFree(subnet: Subnet): number | undefined {
+    const pools = subnet.pools;
+    if (pools.length === 0) return undefined;
+    let total = 0;
+    for (const p of pools) total += p.end - p.start + 1;
+    let { pool, ip } = subnet.cursor;
+    for (let n = 0; n < total; n++) {
+      const p = pools[pool]!;
+      if (ip < p.start || ip > p.end) ip = p.start;
+      const candidate = ip;
+      ip++;
+      if (ip > p.end) {
+        pool = (pool + 1) % pools.length;
+        ip = pools[pool]!.start;
+      }
+      if (!subnet.excluded.has(candidate) && !this.byIp.has(candidate)) {
+        subnet.cursor = { pool, ip };
+        return candidate;
+      }
+    }
+    subnet.cursor = { pool, ip };
+    return undefined;
+  }
+
+  private put(subnet: Subnet, lease: Lease): void {
+    const prev = this.byIp.get(lease.ip);
+    if (prev && prev.mac !== lease.mac && subnet.byMac.get(prev.mac) === prev) subnet.byMac.delete(prev.mac);
+    const old = subnet.byMac.get(lease.mac);
+    // The client moved to another address: its old one is free for others now.
+    if (old && old.ip !== lease.ip && this.byIp.get(old.ip) === old && old.state !== 'declined') this.byIp.delete(old.ip);
+    this.byIp.set(lease.ip, lease);
+    subnet.byMac.set(lease.mac, lease);
+  }
+
+  /** Holds `ip` for an OFFER. A bound lease of the same client on that address stays bound. */
+  offer(subnet: Subnet, mac: string, ip: number, now: number): void {
+    const cur = this.byIp.get(ip);
+    if (cur && cur.mac === mac && cur.state === 'bound' && cur.expiresAt > now) return;
+    this.put(subnet, { ip, mac, clientId: null, hostname: null, subnet: subnet.cfg.subnet, state: 'offered', expiresAt: now + this.offerHoldMs, updatedAt: now });
+  }
+
+  /** The client chose another server (REQUEST with someone else's option 54): drop our offer. */
+  withdrawOffer(subnet: Subnet, mac: string): void {
+    const l = subnet.byMac.get(mac);
+    if (l && l.state === 'offered') {
+      subnet.byMac.delete(mac);
+      if (this.byIp.get(l.ip) === l) this.byIp.delete(l.ip);
+    }
+  }
+
+  bind(subnet: Subnet, mac: string, ip: number, extra: { clientId: string | null; hostname: string | null }, leaseMs: number, now: number): LeaseRecord {
+    const lease: Lease = { ip, mac, clientId: extra.clientId, hostname: extra.hostname, subnet: subnet.cfg.subnet, state: 'bound', expiresAt: now + leaseMs, updatedAt: now };
+    this.put(subnet, lease);
+    return toRecord(lease);
+  }
+
+  /** RELEASE: only the holder can release an address. */
+  release(ip: number, mac: string, now: number): LeaseRecord | undefined {
+    const l = this.byIp.get(ip);
+    if (!l || l.mac !== mac || l.state !== 'bound') return undefined;
+    l.state = 'released';
+    l.expiresAt = now;
+    l.updatedAt = now;
+    return toRecord(l);
+  }
+
+  /**
+   * DECLINE: the client found the address in use (ARP). Quarantine it, whoever the lease says
+   * holds it, so it is not handed to the next client either (RFC 2131 §4.3.3).
+   */
+  decline(ip: number, mac: string, now: number): LeaseRecord | undefined {
+    const subnet = this.subnetOf(ip);
+    if (!subnet) return undefined;
+    const l = this.byIp.get(ip);
+    if (!l || l.mac !== mac) return undefined;
+    if (subnet.byMac.get(mac) === l) subnet.byMac.delete(mac);
+    const q: Lease = { ip, mac, clientId: l.clientId, hostname: null, subnet: subnet.cfg.subnet, state: 'declined', expiresAt: now + this.declineHoldMs, updatedAt: now };
+    this.byIp.set(ip, q);
+    return toRecord(q);
+  }
+
+  /** Marks lapsed leases expired and drops lapsed offers and quarantines; returns how many changed. */
+  expire(now: number): number {
+    let n = 0;
+    for (const [ip, l] of this.byIp) {
+      if (l.expiresAt > now) continue;
+      if (l.state === 'offered' || l.state === 'declined') {
+        this.byIp.delete(ip);
+        const s = this.subnetOf(ip);
+        if (s && s.byMac.get(l.mac) === l) s.byMac.delete(l.mac);
+        n++;
+      } else if (l.state === 'bound') {
+        l.state = 'expired';
+        n++;
+      }
+    }
+    return n;
+  }
+}
+
+export function toRecord(l: Lease): LeaseRecord {
+  return { ip: intToIp(l.ip), mac: l.mac, clientId: l.clientId, hostname: l.hostname, subnet: l.subnet, state: l.state, expiresAt: l.expiresAt, updatedAt: l.updatedAt };
+}

@@ -1,0 +1,298 @@
+/**
+ * The DHCP server: sockets, timers and group commit around the pure codec (packet.ts,
+ * options.ts), lease book (leases.ts) and decisions (decide.ts).
+ *
+ * How the appliance binds, and why:
+ * - One socket on 0.0.0.0:67 (`dhcp.port`). Clients without an address broadcast, and a socket
+ *   bound to a unicast address never sees broadcasts (libeval §1), so the wildcard is required.
+ *   `reuseAddr` is false: a second DHCP server on this host (a system dnsmasq, another rhevboot)
+ *   makes start fail loudly instead of both silently sharing the port.
+ * - Node's dgram has neither SO_BINDTODEVICE nor IP_PKTINFO, so a broadcast's arrival interface is
+ *   unknowable. The appliance therefore serves ONE provisioning segment directly (`dhcp.interface`,
+ *   whose address is `dhcp.serverAddress`: the server identifier and next-server; non-relayed
+ *   requests get the subnet that contains it) plus any number of relayed subnets, which need no
+ *   interface knowledge: the relay's giaddr selects the subnet and replies go to giaddr:67.
+ *   A native helper was rejected: a compiled addon in the boot path for one socket option.
+ *   Run the appliance (or its DHCP) in a network namespace to serve a second segment directly.
+ * - Broadcast replies go to 255.255.255.255. Linux routes that by the routing table (with no
+ *   route: ENETUNREACH; with a default route elsewhere: out of the wrong interface), so the
+ *   provisioning interface wants `ip route add 255.255.255.255/32 dev <dhcp.interface>` (the
+ *   same advice ISC dhcpd gave). Without that route the server falls back, once and for good, to
+ *   the directed broadcast of the provisioning subnet (e.g. 10.0.0.255), which the kernel always
+ *   sends out of the interface that owns the subnet as an Ethernet broadcast.
+ * - A client without an address cannot be unicast to (that needs an ARP entry), so such replies
+ *   are broadcast (decide.ts `destinationFor`).
+ * - ProxyDHCP mode adds a socket on 0.0.0.0:4011 (`dhcp.proxyPort`), answered by unicast to the
+ *   source address and port.
+ *
+ * Persistence: leases live in memory for the packet path. ACKs (and RELEASE/DECLINE state) are
+ * group-committed: the records of every packet decided in one event-loop turn are written with one
+ * `upsertMany` transaction, and only then are their ACKs sent, so a lease is on disk before its
+ * ACK leaves (a kill -9 cannot forget a lease a client holds). OFFERs are not persisted.
+ */
+import dgram from 'node:dgram';
+import type { DhcpSubnetConfig } from '../config/load.js';
+import type { BootPlan, Booter } from '../domain/boot.js';
+import type { Logger } from '../log.js';
+import type { LeaseRecord, LeaseRepository } from '../store/store.js';
+import { checkRequest, decide, describeClient, destinationFor, type Decision, type Destination } from './decide.js';
+import { intToIp, ipToInt } from './ip.js';
+import { LeaseBook } from './leases.js';
+import { formatPacket, MSG, parsePacket, type DhcpPacket } from './packet.js';
+
+export interface DhcpPacketEvent {
+  mac: string;
+  type: string;
+  outcome: string;
+  ip?: string;
+  node?: string;
+}
+
+export interface DhcpServerOptions {
+  mode: 'full' | 'proxy';
+  serverAddress: string;
+  bindAddress?: string;
+  port: number;
+  proxyPort: number;
+  clientPort?: number;
+  subnets: DhcpSubnetConfig[];
+  booter: Booter;
+  leases: LeaseRepository;
+  log: Logger;
+  onPacket?: (e: DhcpPacketEvent) => void;
+  now?: () => number;
+}
+
+export interface DhcpServer {
+  close(): Promise<void>;
+  stats(): Record<string, number>;
+}
+
+interface Pending {
+  records: LeaseRecord[];
+  send?: () => void;
+}
+
+const EXPIRY_SWEEP_MS = 30_000;
+
+export async function startDhcpServer(opts: DhcpServerOptions): Promise<DhcpServer> {
+  const now = opts.now ?? Date.now;
+  const log = opts.log.child({ component: 'dhcp' });
+  const clientPort = opts.clientPort ?? 68;
+  const counters: Record<string, number> = {};
+  const count = (k: string, n = 1): void => {
+    counters[k] = (counters[k] ?? 0) + n;
+  };
+
+  const book = new LeaseBook(opts.subnets, { serverAddress: opts.serverAddress });
+  if (opts.mode === 'full') book.load(await opts.leases.all());
+  counters.leasesLoaded = book.size;
+  const served = opts.serverAddress ? book.subnetOf(ipToInt(opts.serverAddress)) : undefined;
+  const directedBroadcast = served ? intToIp(served.cidr.broadcast) : undefined;
+  let limitedBroadcastWorks = true;
+
+  const sockets: dgram.Socket[] = [];
+  const bindAddress = opts.bindAddress ?? '0.0.0.0';
+
+  function bind(port: number): Promise<dgram.Socket> {
+    return new Promise((resolve, reject) => {
+      const s = dgram.createSocket({ type: 'udp4', reuseAddr: false });
+      const onError = (err: Error): void => reject(err);
+      s.once('error', onError);
+      s.bind({ port, address: bindAddress, exclusive: true }, () => {
+        s.off('error', onError);
+        s.setBroadcast(true);
+        // A socket error (e.g. ICMP port unreachable reported on a later send) must not kill the
+        // server: log and keep serving.
+        s.on('error', (err) => {
+          count('socketErrors');
+          log.warn({ err }, 'dhcp socket error');
+        });
+        resolve(s);
+      });
+    });
+  }
+
+  function transmit(sock: dgram.Socket, buf: Buffer, dest: Destination, what: string): void {
+    const target = dest.kind === 'broadcast' && !limitedBroadcastWorks && directedBroadcast ? directedBroadcast : dest.address;
+    sock.send(buf, dest.port, target, (err) => {
+      if (!err) {
+        count('sent');
+        return;
+      }
+      const code = (err as NodeJS.ErrnoException).code;
+      if (dest.kind === 'broadcast' && target === '255.255.255.255' && directedBroadcast && (code === 'ENETUNREACH' || code === 'EHOSTUNREACH')) {
+        limitedBroadcastWorks = false;
+        log.warn({ fallback: directedBroadcast }, 'no route for 255.255.255.255: broadcasting to the provisioning subnet instead (add `ip route add 255.255.255.255/32 dev <dhcp.interface>`)');
+        sock.send(buf, dest.port, directedBroadcast, (err2) => count(err2 ? 'sendErrors' : 'sent'));
+        return;
+      }
+      count('sendErrors');
+      log.debug({ err, to: `${target}:${dest.port}`, what }, 'dhcp send failed');
+    });
+  }
+
+  // ---- group commit ----
+  const queue: Pending[] = [];
+  let flushing = false;
+  let flushScheduled = false;
+  let closed = false;
+  const idle: Array<() => void> = [];
+
+  function scheduleFlush(): void {
+    if (flushScheduled || flushing) return;
+    flushScheduled = true;
+    setImmediate(() => {
+      flushScheduled = false;
+      void flush();
+    });
+  }
+
+  async function flush(): Promise<void> {
+    if (flushing || queue.length === 0) return;
+    flushing = true;
+    const batch = queue.splice(0, queue.length);
+    const records = batch.flatMap((p) => p.records);
+    try {
+      await opts.leases.upsertMany(records);
+      count('leaseCommits');
+      count('leasesPersisted', records.length);
+      for (const p of batch) p.send?.();
+    } catch (err) {
+      // Not on disk, so not ACKed: the client retries, and we answer once the store is back.
+      count('persistFailures');
+      log.error({ err, leases: records.length }, 'lease commit failed: the ACKs of this batch are not sent');
+    } finally {
+      flushing = false;
+      if (queue.length) scheduleFlush();
+      else while (idle.length) idle.shift()!();
+    }
+  }
+
+  function emit(e: { mac: string; type: string; outcome: string; ip?: string | undefined; node?: string | undefined }): void {
+    if (!opts.onPacket) return;
+    const ev: DhcpPacketEvent = { mac: e.mac, type: e.type, outcome: e.outcome };
+    if (e.ip) ev.ip = e.ip;
+    if (e.node) ev.node = e.node;
+    try {
+      opts.onPacket(ev);
+    } catch (err) {
+      log.warn({ err }, 'onPacket listener threw');
+    }
+  }
+
+  async function handle(sock: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo, viaProxyPort: boolean): Promise<void> {
+    count('received');
+    const parsed = parsePacket(msg);
+    if (!parsed.ok) {
+      count('malformed');
+      log.debug({ from: `${rinfo.address}:${rinfo.port}`, bytes: msg.length, reason: parsed.reason }, 'dhcp packet rejected');
+      return;
+    }
+    const checked = checkRequest(parsed.packet);
+    if (!checked.ok) {
+      count('rejected');
+      log.debug({ from: `${rinfo.address}:${rinfo.port}`, reason: checked.reason }, 'dhcp packet rejected');
+      return;
+    }
+    const r = checked.request;
+    count(`in.${r.type}`);
+    const type = r.t.messageType!;
+    let plan: BootPlan | undefined;
+    if (type === MSG.DISCOVER || type === MSG.REQUEST || type === MSG.INFORM) {
+      try {
+        plan = await opts.booter.bootFor(describeClient(r));
+      } catch (err) {
+        count('booterErrors');
+        log.warn({ err, mac: r.mac }, 'boot plan failed: not answering');
+        return;
+      }
+    }
+    if (closed) return;
+    let d: Decision;
+    try {
+      d = decide(r, plan, { mode: opts.mode, serverAddress: opts.serverAddress, book, now: now(), viaProxyPort });
+    } catch (err) {
+      // decide is pure and should not throw; if it does, one packet is lost, not the server.
+      count('internalErrors');
+      log.error({ err, mac: r.mac }, 'dhcp decision failed');
+      return;
+    }
+    count(`outcome.${d.outcome}`);
+    const node = plan?.node?.name;
+    log.debug({ mac: r.mac, type: r.type, outcome: d.outcome, reason: d.reason, ip: d.ip, node }, 'dhcp');
+    emit({ mac: r.mac, type: r.type, outcome: d.outcome, ip: d.ip, node });
+
+    let send: (() => void) | undefined;
+    if (d.reply) {
+      const reply: DhcpPacket = d.reply;
+      const buf = formatPacket(reply);
+      const dest = destinationFor(r.packet, reply, { address: rinfo.address, port: rinfo.port }, { server: opts.port, client: clientPort, viaProxyPort });
+      const replyType = d.outcome.replace(/^proxy-/, '').replace(/^inform-/, '').toUpperCase();
+      send = () => {
+        if (closed) return;
+        transmit(sock, buf, dest, replyType);
+        count(`out.${replyType}`);
+        count(`dest.${dest.kind}`);
+      };
+    }
+    if (d.persist?.length) {
+      const pending: Pending = { records: d.persist };
+      if (send) pending.send = send;
+      queue.push(pending);
+      scheduleFlush();
+    } else {
+      send?.();
+    }
+  }
+
+  function listen(sock: dgram.Socket, viaProxyPort: boolean): void {
+    sock.on('message', (msg, rinfo) => {
+      handle(sock, msg, rinfo, viaProxyPort).catch((err: unknown) => {
+        count('internalErrors');
+        log.error({ err }, 'dhcp packet handling failed');
+      });
+    });
+  }
+
+  try {
+    const main = await bind(opts.port);
+    sockets.push(main);
+    listen(main, false);
+    if (opts.mode === 'proxy') {
+      const boot = await bind(opts.proxyPort);
+      sockets.push(boot);
+      listen(boot, true);
+    }
+  } catch (err) {
+    for (const s of sockets) s.close();
+    throw err;
+  }
+
+  const sweep = setInterval(() => {
+    const n = book.expire(now());
+    if (n) count('expired', n);
+  }, EXPIRY_SWEEP_MS);
+  sweep.unref();
+
+  log.info({ mode: opts.mode, bind: `${bindAddress}:${opts.port}`, serverAddress: opts.serverAddress, subnets: opts.subnets.map((s) => s.subnet), leases: book.size }, 'dhcp server listening');
+
+  return {
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(sweep);
+      await Promise.all(sockets.map((s) => new Promise<void>((res) => s.close(() => res()))));
+      // Let an in-flight commit finish so its leases are on disk (its ACKs are dropped).
+      if (flushing || queue.length) {
+        await new Promise<void>((res) => {
+          idle.push(res);
+          scheduleFlush();
+        });
+      }
+    },
+    stats() {
+      return { ...counters, leases: book.size, pendingCommits: queue.length };
+    },
+  };
+}

@@ -1,0 +1,57 @@
+/**
+ * Runs the DHCP server in a child process (inside a test namespace), over a real SQLite store.
+ * Config: JSON in RBD_DHCP (see ServerMainConfig). Writes one JSON line per event on stdout:
+ * {"event":"ready"}, {"event":"packet",...}, {"event":"stats",...}. Reads commands on stdin:
+ * "stats", "close".
+ */
+import { createInterface } from 'node:readline';
+import { pino } from 'pino';
+import type { DhcpSubnetConfig } from '../../src/config/load.js';
+import { startDhcpServer } from '../../src/dhcp/server.js';
+import { openSqliteStore } from '../../src/store/sqlite/index.js';
+import { TEST_LOADERS, testBooter, type TestNode } from './dhcp-booter.js';
+
+export interface ServerMainConfig {
+  mode: 'full' | 'proxy';
+  serverAddress: string;
+  bindAddress?: string;
+  port: number;
+  proxyPort: number;
+  clientPort?: number;
+  subnets: DhcpSubnetConfig[];
+  nodes: TestNode[];
+  storeDir: string;
+  /** Emit a line per packet (off for benchmarks). */
+  events?: boolean;
+}
+
+const cfg = JSON.parse(process.env.RBD_DHCP ?? '{}') as ServerMainConfig;
+const out = (o: unknown): void => {
+  process.stdout.write(`${JSON.stringify(o)}\n`);
+};
+const store = openSqliteStore({ dir: cfg.storeDir });
+const log = pino({ level: process.env.RBD_DHCP_LOG ?? 'warn' }, pino.destination(2));
+const server = await startDhcpServer({
+  mode: cfg.mode,
+  serverAddress: cfg.serverAddress,
+  ...(cfg.bindAddress ? { bindAddress: cfg.bindAddress } : {}),
+  port: cfg.port,
+  proxyPort: cfg.proxyPort,
+  ...(cfg.clientPort ? { clientPort: cfg.clientPort } : {}),
+  subnets: cfg.subnets,
+  booter: testBooter(cfg.nodes, { ...TEST_LOADERS, httpBase: `http://${cfg.serverAddress}:8080` }),
+  leases: store.leases,
+  log,
+  ...(cfg.events === false ? {} : { onPacket: (e) => out({ event: 'packet', ...e }) }),
+});
+out({ event: 'ready' });
+const stop = async (): Promise<void> => {
+  await server.close();
+  await store.close();
+  process.exit(0);
+};
+process.on('SIGTERM', () => void stop());
+createInterface({ input: process.stdin }).on('line', (line) => {
+  if (line === 'stats') out({ event: 'stats', stats: server.stats() });
+  if (line === 'close') void stop();
+});
