@@ -1,0 +1,410 @@
+/**
+ * One read transfer: its own UDP socket (the server's side of the TID), windowed sending per
+ * RFC 7440 (window 1 is RFC 1350 lockstep), block numbers rolling over past 65535, retransmission
+ * with an adaptive timeout and backoff, and an idle deadline.
+ *
+ * Duplicate ACKs are the dangerous part. The npm `tftp` server sends a new window for every
+ * duplicate, so one delayed packet turns into a Sorcerer's Apprentice storm (libeval §2: 159,464
+ * duplicates for one lost block). Here only an ACK that moves the window forward sends new data.
+ * A repeat of the last ACK resends the outstanding window at most once, only when we sent the
+ * ACKed block once (if we sent it twice, the client is just ACKing both copies) and only after the
+ * window has been out for a while (the client's own timer fired, the re-ACK that iPXE and EDK2
+ * send). Everything else is left to our timer.
+ */
+import dgram from 'node:dgram';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from '../log.js';
+import { ERR, encodeError, encodeOack, OP, writeDataHeader, type TftpOption } from './packet.js';
+import type { BlockSource } from './reader.js';
+
+export type TransferOutcome = 'ok' | 'timeout' | 'error' | 'aborted';
+
+export interface TransferResult {
+  outcome: TransferOutcome;
+  bytes: number;
+  retransmits: number;
+  durationMs: number;
+  reason?: string;
+}
+
+/** Server-wide counters the transfer adds to (shared object, no allocation per packet). */
+export interface TransferCounters {
+  dataSent: number;
+  oackSent: number;
+  retransmits: number;
+  bytesSent: number;
+  dupAcks: number;
+}
+
+export interface TransferOptions {
+  host: string;
+  client: { address: string; port: number };
+  source: BlockSource;
+  blockSize: number;
+  windowSize: number;
+  /** Send this OACK first and wait for ACK 0. */
+  oack?: TftpOption[];
+  /** Longest retransmission timeout: the client's `timeout` option or the configured one. */
+  timeoutMs: number;
+  /** Consecutive timeouts tolerated; the transfer is reaped after (retries + 1) timeouts' worth of silence. */
+  retries: number;
+  /** Floor of the adaptive timeout. */
+  minRtoMs?: number;
+  /** Smoothed RTT of recent transfers: the first OACK or DATA is retransmitted on that basis
+   * instead of the full timeout (curl asks for 6 s; a lost OACK would stall it that long). */
+  rttHintMs?: number;
+  socketBufferBytes?: number;
+  counters: TransferCounters;
+  log: Logger;
+}
+
+const DEFAULT_MIN_RTO_MS = 25;
+const OACK_MIN_RTO_MS = 500;
+
+export class ReadTransfer {
+  readonly done: Promise<TransferResult>;
+  retransmits = 0;
+
+  private resolveDone!: (r: TransferResult) => void;
+  private socket: dgram.Socket | undefined;
+  private readonly o: TransferOptions;
+  private readonly w: number;
+  private readonly blk: number;
+  private readonly ring: (Buffer | undefined)[];
+  private readonly sentAt: Float64Array;
+  private readonly resent: Uint8Array;
+  private readonly cumBytes: Float64Array;
+  private readonly startedAt = performance.now();
+  private readonly minRto: number;
+  private readonly giveUpMs: number;
+
+  private acked = 0;
+  private sent = 0;
+  private lastBlock: number | undefined;
+  private totalBytes = 0;
+  private ackedBytes = 0;
+  private oackPacket: Buffer | undefined;
+  private oackResent = false;
+  private ackedWasResent = false;
+  private dupResendArmed = true;
+  private filling = false;
+  private finished = false;
+  private lastSendAt = performance.now();
+  private lastProgressAt = performance.now();
+  private srtt: number | undefined;
+  private rttvar = 0;
+  private backoff = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private timerDueAt = 0;
+  private progressed = false;
+  private hinted = false;
+
+  constructor(opts: TransferOptions) {
+    this.o = opts;
+    this.w = opts.windowSize;
+    this.blk = opts.blockSize;
+    this.ring = new Array<Buffer | undefined>(this.w).fill(undefined);
+    this.sentAt = new Float64Array(this.w);
+    this.resent = new Uint8Array(this.w);
+    this.cumBytes = new Float64Array(this.w);
+    this.minRto = Math.min(opts.minRtoMs ?? DEFAULT_MIN_RTO_MS, opts.timeoutMs);
+    this.giveUpMs = opts.timeoutMs * (opts.retries + 1);
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    if (opts.rttHintMs !== undefined && opts.rttHintMs > 0) {
+      this.srtt = opts.rttHintMs;
+      this.rttvar = opts.rttHintMs / 2;
+      this.hinted = true;
+    }
+  }
+
+  /** Measured smoothed RTT, if this transfer measured one. */
+  get measuredRttMs(): number | undefined {
+    return this.hinted ? undefined : this.srtt;
+  }
+
+  /** True once the client ACKed anything: a repeated RRQ must not replace a transfer that is flowing. */
+  get started(): boolean {
+    return this.progressed;
+  }
+
+  /** Binds the transfer's socket to the listening address (the client must see replies from the address it asked). */
+  async start(): Promise<void> {
+    const family = this.o.host.includes(':') ? 'udp6' : 'udp4';
+    const socket = dgram.createSocket({ type: family });
+    this.socket = socket;
+    socket.on('error', (err) => this.onSocketError(err));
+    socket.on('message', (msg) => this.onMessage(msg));
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind({ address: this.o.host, port: 0, exclusive: true }, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    try {
+      // Windows of 64 full-MTU packets must fit, or the kernel drops our own burst.
+      const bytes = this.o.socketBufferBytes ?? 4 * 1024 * 1024;
+      socket.setSendBufferSize(bytes);
+      socket.setRecvBufferSize(Math.min(bytes, 1024 * 1024));
+    } catch {
+      // Capped by net.core.[rw]mem_max; the defaults still work, only slower under bursts.
+    }
+    // A connected socket lets the kernel drop datagrams from any other TID.
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.connect(this.o.client.port, this.o.client.address, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    if (this.finished) return;
+    if (this.o.oack) {
+      this.oackPacket = encodeOack(this.o.oack);
+      this.send(this.oackPacket);
+      this.o.counters.oackSent++;
+      this.lastSendAt = performance.now();
+      this.armTimer();
+    } else {
+      this.fill();
+    }
+  }
+
+  abort(reason: string): void {
+    void this.finish('aborted', reason);
+  }
+
+  private send(p: Buffer): void {
+    try {
+      this.socket?.send(p);
+    } catch (err) {
+      this.onSocketError(err as Error);
+    }
+  }
+
+  private onSocketError(err: Error): void {
+    if (this.finished) return;
+    // ECONNREFUSED on a connected UDP socket: ICMP port unreachable, the client is gone.
+    const code = (err as NodeJS.ErrnoException).code;
+    void this.finish(code === 'ECONNREFUSED' ? 'aborted' : 'error', `socket: ${code ?? err.message}`);
+  }
+
+  private onMessage(msg: Buffer): void {
+    if (this.finished || msg.length < 4) return;
+    const op = (msg[0]! << 8) | msg[1]!;
+    if (op === OP.ACK) this.onAck((msg[2]! << 8) | msg[3]!);
+    else if (op === OP.ERROR) {
+      const code = (msg[2]! << 8) | msg[3]!;
+      const end = msg.indexOf(0, 4);
+      const text = msg.subarray(4, end === -1 ? msg.length : end).toString('latin1');
+      // EDK2 asks for tsize, then ends the transfer with error 8 and asks again: not a failure.
+      void this.finish('aborted', `client error ${code}: ${text}`);
+    }
+    // Anything else from the client (DATA, a request) is ignored; it cannot move the transfer.
+  }
+
+  private rto(): number {
+    const est = this.srtt === undefined ? this.o.timeoutMs : this.srtt + 4 * this.rttvar;
+    // A duplicate OACK is worse than a late one: atftp aborts on it ("unexpected OACK") once it
+    // has moved on to DATA, which a busy client does after our timer fired. So the OACK waits
+    // longer than DATA ever does.
+    const floor = this.oackPacket ? Math.max(this.minRto, OACK_MIN_RTO_MS) : this.minRto;
+    return Math.min(this.o.timeoutMs, Math.max(floor, est) * 2 ** this.backoff);
+  }
+
+  private sampleRtt(r: number): void {
+    if (this.srtt === undefined || this.hinted) {
+      this.hinted = false;
+      this.srtt = r;
+      this.rttvar = r / 2;
+    } else {
+      this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - r);
+      this.srtt = 0.875 * this.srtt + 0.125 * r;
+    }
+  }
+
+  private progress(now: number): void {
+    this.progressed = true;
+    this.backoff = 0;
+    this.lastProgressAt = now;
+    this.lastSendAt = now;
+    this.dupResendArmed = true;
+  }
+
+  private onAck(wire: number): void {
+    const now = performance.now();
+    if (this.oackPacket) {
+      if (wire !== 0) return;
+      if (!this.oackResent) this.sampleRtt(now - this.lastSendAt);
+      this.ackedWasResent = this.oackResent;
+      this.oackPacket = undefined;
+      this.progress(now);
+      this.fill();
+      return;
+    }
+    const abs = this.acked + ((wire - (this.acked & 0xffff)) & 0xffff);
+    if (abs > this.sent) return; // older than the window (or garbage): nothing to learn
+    if (abs === this.acked) {
+      this.onDuplicateAck(now);
+      return;
+    }
+    const slot = abs % this.w;
+    if (!this.resent[slot]) this.sampleRtt(now - this.sentAt[slot]!);
+    this.ackedWasResent = this.resent[slot] === 1;
+    this.acked = abs;
+    this.ackedBytes = this.cumBytes[slot]!;
+    this.progress(now);
+    if (this.lastBlock !== undefined && abs >= this.lastBlock) {
+      void this.finish('ok');
+      return;
+    }
+    // RFC 7440: an ACK short of the window's end means the client saw a gap; go back to it.
+    if (abs < this.sent) this.resendOutstanding(now);
+    this.fill();
+  }
+
+  private onDuplicateAck(now: number): void {
+    this.o.counters.dupAcks++;
+    if (this.sent <= this.acked || this.ackedWasResent || !this.dupResendArmed) return;
+    const gap = Math.max(20, 2 * (this.srtt ?? 10));
+    if (now - this.lastSendAt < gap) return;
+    this.dupResendArmed = false;
+    this.resendOutstanding(now);
+  }
+
+  private resendOutstanding(now: number): void {
+    for (let n = this.acked + 1; n <= this.sent; n++) {
+      const slot = n % this.w;
+      const p = this.ring[slot];
+      if (!p) continue;
+      this.resent[slot] = 1;
+      this.send(p);
+      this.retransmits++;
+      this.o.counters.retransmits++;
+      this.o.counters.dataSent++;
+    }
+    this.lastSendAt = now;
+    this.armTimer();
+  }
+
+  private fill(): void {
+    if (this.filling || this.finished || this.oackPacket) return;
+    while (this.sent < this.acked + this.w && (this.lastBlock === undefined || this.sent < this.lastBlock)) {
+      const n = this.sent + 1;
+      const pkt = Buffer.allocUnsafe(4 + this.blk);
+      const r = this.o.source.readInto(pkt, 4, this.blk);
+      if (typeof r !== 'number') {
+        this.filling = true;
+        r.then(
+          (len) => {
+            this.filling = false;
+            if (this.finished) return;
+            this.emit(n, pkt, len);
+            this.fill();
+          },
+          (err: unknown) => {
+            this.filling = false;
+            this.o.log.error({ err, client: this.o.client.address }, 'tftp: read failed');
+            void this.finish('error', 'read failed', 'read error');
+          },
+        );
+        return;
+      }
+      this.emit(n, pkt, r);
+    }
+  }
+
+  private emit(n: number, pkt: Buffer, len: number): void {
+    writeDataHeader(pkt, n);
+    const p = len === this.blk ? pkt : pkt.subarray(0, 4 + len);
+    if (len < this.blk) this.lastBlock = n;
+    this.totalBytes += len;
+    const slot = n % this.w;
+    const now = performance.now();
+    this.ring[slot] = p;
+    this.resent[slot] = 0;
+    this.sentAt[slot] = now;
+    this.cumBytes[slot] = this.totalBytes;
+    this.sent = n;
+    this.send(p);
+    this.o.counters.dataSent++;
+    this.o.counters.bytesSent += len;
+    this.lastSendAt = now;
+    this.armTimer();
+  }
+
+  /** Keeps one timer, due one RTO after the last send; re-armed only when that moves it earlier
+   * (the first RTT samples shrink the RTO from the configured timeout to a few RTTs). */
+  private armTimer(): void {
+    if (this.finished) return;
+    const due = this.lastSendAt + this.rto();
+    if (this.timer) {
+      if (this.timerDueAt <= due + 2) return;
+      clearTimeout(this.timer);
+    }
+    this.timerDueAt = due;
+    this.timer = setTimeout(() => this.onTimer(), Math.max(1, due - performance.now()));
+  }
+
+  private onTimer(): void {
+    this.timer = undefined;
+    if (this.finished) return;
+    const now = performance.now();
+    const due = this.lastSendAt + this.rto();
+    if (now < due) {
+      this.timerDueAt = due;
+      this.timer = setTimeout(() => this.onTimer(), Math.max(1, due - now));
+      return;
+    }
+    if (now - this.lastProgressAt >= this.giveUpMs) {
+      void this.finish('timeout', `no ACK for ${Math.round(now - this.lastProgressAt)} ms`, 'transfer timed out');
+      return;
+    }
+    this.backoff++;
+    if (this.oackPacket) {
+      this.oackResent = true;
+      this.send(this.oackPacket);
+      this.retransmits++;
+      this.o.counters.retransmits++;
+      this.o.counters.oackSent++;
+      this.lastSendAt = now;
+      this.armTimer();
+    } else if (this.sent > this.acked) {
+      this.resendOutstanding(now);
+    } else {
+      // Waiting on a slow read, nothing outstanding: just look again later.
+      this.lastSendAt = now;
+      this.armTimer();
+    }
+  }
+
+  private async finish(outcome: TransferOutcome, reason?: string, errorToClient?: string): Promise<void> {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const socket = this.socket;
+    if (socket && errorToClient) {
+      await new Promise<void>((resolve) => {
+        try {
+          socket.send(encodeError(ERR.NOT_DEFINED, errorToClient), () => resolve());
+        } catch {
+          resolve();
+        }
+      });
+    }
+    try {
+      socket?.close();
+    } catch {
+      // already closed
+    }
+    this.ring.fill(undefined);
+    await this.o.source.close().catch((err: unknown) => this.o.log.warn({ err }, 'tftp: closing a source failed'));
+    this.resolveDone({
+      outcome,
+      bytes: outcome === 'ok' ? this.totalBytes : this.ackedBytes,
+      retransmits: this.retransmits,
+      durationMs: performance.now() - this.startedAt,
+      ...(reason ? { reason } : {}),
+    });
+  }
+}
