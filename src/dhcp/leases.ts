@@ -42,6 +42,8 @@ export type Pick = { ok: true; ip: number } | { ok: false; reason: string };
 export class LeaseBook {
   readonly subnets: Subnet[];
   private readonly byIp = new Map<number, Lease>();
+  /** Addresses reserved for nodes (ip -> the node's MACs): never offered to anyone else. */
+  private reservedFor = new Map<number, Set<string>>();
   private readonly offerHoldMs: number;
   private readonly declineHoldMs: number;
 
@@ -60,6 +62,19 @@ export class LeaseBook {
         .filter((p) => p.start <= p.end && inCidr(cidr, p.start) && inCidr(cidr, p.end));
       return { cfg, cidr, pools, excluded, cursor: { pool: 0, ip: pools[0]?.start ?? 0 }, byMac: new Map() };
     });
+  }
+
+  /** Replaces the node reservations (the server refreshes them from the node store). */
+  setReservations(reservations: Map<string, string[]>): void {
+    const next = new Map<number, Set<string>>();
+    for (const [ip, macs] of reservations) next.set(ipToInt(ip), new Set(macs));
+    this.reservedFor = next;
+  }
+
+  /** True when `ip` is reserved for a node that `mac` is not. */
+  reservedForOther(ip: number, mac: string): boolean {
+    const owners = this.reservedFor.get(ip);
+    return owners !== undefined && !owners.has(mac);
   }
 
   /** Loads persisted leases (server start). Offers were never persisted. */
@@ -113,6 +128,7 @@ export class LeaseBook {
     if (!inCidr(subnet.cidr, ip)) return { ok: false, reason: `${intToIp(ip)} is not in subnet ${subnet.cfg.subnet}` };
     if (reserved !== undefined && ip !== reserved) return { ok: false, reason: `${intToIp(ip)} requested, ${intToIp(reserved)} is reserved for ${mac}` };
     if (reserved === undefined && !this.inPool(subnet, ip)) return { ok: false, reason: `${intToIp(ip)} is outside the pools of ${subnet.cfg.subnet}` };
+    if (reserved === undefined && this.reservedForOther(ip, mac)) return { ok: false, reason: `${intToIp(ip)} is reserved for another node` };
     if (!this.availableTo(ip, mac, now)) return { ok: false, reason: `${intToIp(ip)} is held by ${this.byIp.get(ip)!.mac}` };
     return { ok: true };
   }
@@ -130,14 +146,16 @@ export class LeaseBook {
       return { ok: true, ip: reserved };
     }
     const mine = subnet.byMac.get(mac);
-    if (mine && mine.mac === mac && this.byIp.get(mine.ip) === mine && mine.state !== 'declined' && this.inPool(subnet, mine.ip)) return { ok: true, ip: mine.ip };
-    if (requested !== undefined && this.inPool(subnet, requested) && this.availableTo(requested, mac, now)) return { ok: true, ip: requested };
-    const fresh = this.scanFree(subnet);
+    if (mine && mine.mac === mac && this.byIp.get(mine.ip) === mine && mine.state !== 'declined' && this.inPool(subnet, mine.ip) && !this.reservedForOther(mine.ip, mac)) {
+      return { ok: true, ip: mine.ip };
+    }
+    if (requested !== undefined && this.inPool(subnet, requested) && this.availableTo(requested, mac, now) && !this.reservedForOther(requested, mac)) return { ok: true, ip: requested };
+    const fresh = this.scanFree(subnet, mac);
     if (fresh !== undefined) return { ok: true, ip: fresh };
     let best: Lease | undefined;
     for (const pool of subnet.pools) {
       for (let ip = pool.start; ip <= pool.end; ip++) {
-        if (subnet.excluded.has(ip)) continue;
+        if (subnet.excluded.has(ip) || this.reservedForOther(ip, mac)) continue;
         const l = this.byIp.get(ip);
         if (l && this.availableTo(ip, mac, now) && (!best || l.expiresAt < best.expiresAt)) best = l;
       }
@@ -147,7 +165,7 @@ export class LeaseBook {
   }
 
   /** Next pool address that has never carried a lease, scanning from the cursor once round. */
-  private scanFree(subnet: Subnet): number | undefined {
+  private scanFree(subnet: Subnet, mac: string): number | undefined {
     const pools = subnet.pools;
     if (pools.length === 0) return undefined;
     let total = 0;
@@ -162,7 +180,7 @@ export class LeaseBook {
         pool = (pool + 1) % pools.length;
         ip = pools[pool]!.start;
       }
-      if (!subnet.excluded.has(candidate) && !this.byIp.has(candidate)) {
+      if (!subnet.excluded.has(candidate) && !this.byIp.has(candidate) && !this.reservedForOther(candidate, mac)) {
         subnet.cursor = { pool, ip };
         return candidate;
       }

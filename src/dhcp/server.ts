@@ -60,8 +60,16 @@ export interface DhcpServerOptions {
   leases: LeaseRepository;
   log: Logger;
   onPacket?: (e: DhcpPacketEvent) => void;
+  /**
+   * Node reservations (ip -> the node's MACs), so pool addresses reserved for a node that has not
+   * booted yet are not handed to someone else. Re-read every few seconds: a node added from the
+   * CLI is protected within that time, and the node's own request is always checked at once.
+   */
+  reservations?: () => Promise<Map<string, string[]>>;
   now?: () => number;
 }
+
+const RESERVATION_REFRESH_MS = 3000;
 
 export interface DhcpServer {
   close(): Promise<void>;
@@ -86,6 +94,17 @@ export async function startDhcpServer(opts: DhcpServerOptions): Promise<DhcpServ
 
   const book = new LeaseBook(opts.subnets, { serverAddress: opts.serverAddress });
   if (opts.mode === 'full') book.load(await opts.leases.all());
+  const refreshReservations = async (): Promise<void> => {
+    if (!opts.reservations) return;
+    try {
+      book.setReservations(await opts.reservations());
+    } catch (err) {
+      log.warn({ err }, 'node reservations not refreshed');
+    }
+  };
+  await refreshReservations();
+  const reservationTimer = opts.reservations && opts.mode === 'full' ? setInterval(() => void refreshReservations(), RESERVATION_REFRESH_MS) : undefined;
+  reservationTimer?.unref();
   counters.leasesLoaded = book.size;
   const served = opts.serverAddress ? book.subnetOf(ipToInt(opts.serverAddress)) : undefined;
   const directedBroadcast = served ? intToIp(served.cidr.broadcast) : undefined;
@@ -266,6 +285,7 @@ export async function startDhcpServer(opts: DhcpServerOptions): Promise<DhcpServ
     }
   } catch (err) {
     for (const s of sockets) s.close();
+    if (reservationTimer) clearInterval(reservationTimer);
     throw err;
   }
 
@@ -282,6 +302,7 @@ export async function startDhcpServer(opts: DhcpServerOptions): Promise<DhcpServ
       if (closed) return;
       closed = true;
       clearInterval(sweep);
+      if (reservationTimer) clearInterval(reservationTimer);
       await Promise.all(sockets.map((s) => new Promise<void>((res) => s.close(() => res()))));
       // Let an in-flight commit finish so its leases are on disk (its ACKs are dropped).
       if (flushing || queue.length) {
