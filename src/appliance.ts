@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { LoadedConfig } from './config/load.js';
+import { startBootServers, type BootServers } from './boot-servers.js';
 import { buildHttpApp } from './http/app.js';
 import { createLogger, type Logger } from './log.js';
 import { createServices, type Services } from './services/index.js';
@@ -12,6 +13,7 @@ export interface Appliance {
   store: Store;
   services: Services;
   http: FastifyInstance;
+  boot: BootServers;
   log: Logger;
   /** The HTTP address actually bound (port 0 in tests picks a free one). */
   httpAddress: { host: string; port: number };
@@ -22,7 +24,7 @@ export const BOOTSTRAP_TOKEN_FILE = 'admin.token';
 
 /**
  * The composition root: opens the store, builds the services, starts the servers, and stops
- * them in reverse order. DHCP and TFTP join here as their issues land.
+ * them in reverse order.
  */
 export async function startAppliance(loaded: LoadedConfig, opts: { log?: Logger; distroDir?: string } = {}): Promise<Appliance> {
   const { config } = loaded;
@@ -30,6 +32,7 @@ export async function startAppliance(loaded: LoadedConfig, opts: { log?: Logger;
   log.info({ version: VERSION, config: loaded.file ?? '(embedded defaults)', stateDir: config.stateDir, installDir: config.installDir }, 'rhevboot starting');
   const store = openSqliteStore({ dir: config.stateDir, busyTimeoutMs: config.store.busyTimeoutMs });
   let http: FastifyInstance | undefined;
+  let boot: BootServers | undefined;
   try {
     const services = createServices(config, store, log, opts);
     const tokenFile = path.join(config.stateDir, BOOTSTRAP_TOKEN_FILE);
@@ -39,23 +42,27 @@ export async function startAppliance(loaded: LoadedConfig, opts: { log?: Logger;
     const orphans = await services.jobs.reapOrphans('copycds');
     if (orphans.length) log.warn({ jobs: orphans.map((j) => j.id) }, 'imports interrupted by an earlier stop; the next copycds of each cleans up');
 
-    http = await buildHttpApp({ store, services, log, bodyLimit: config.http.bodyLimit });
+    http = await buildHttpApp({ store, services, log, bodyLimit: config.http.bodyLimit, bootFiles: { installDir: config.installDir, tftpRoot: config.tftp.root } });
     await http.listen({ host: config.http.host, port: config.http.port });
     const addr = http.server.address();
     const httpAddress = typeof addr === 'object' && addr ? { host: addr.address, port: addr.port } : { host: config.http.host, port: config.http.port };
-    log.info({ http: httpAddress }, 'rhevboot ready');
+    boot = await startBootServers(config, store, services, log);
+    log.info({ http: httpAddress, dhcp: config.dhcp.mode, tftp: boot.tftp ? { port: boot.tftp.port } : 'off' }, 'rhevboot ready');
 
     let stopping: Promise<void> | undefined;
     const server = http;
+    const bootServers = boot;
     return {
       store,
       services,
       http: server,
+      boot: bootServers,
       log,
       httpAddress,
       stop(reason = 'stop requested') {
         stopping ??= (async () => {
           log.info({ reason }, 'rhevboot stopping');
+          await bootServers.close();
           await server.close();
           if (services.background.size) log.info({ running: services.background.size }, 'aborting background work');
           await services.background.drain(reason);
@@ -67,6 +74,7 @@ export async function startAppliance(loaded: LoadedConfig, opts: { log?: Logger;
       },
     };
   } catch (err) {
+    await boot?.close().catch(() => {});
     await http?.close().catch(() => {});
     await store.close();
     throw err;

@@ -5,6 +5,8 @@ import { configCommand } from './commands/config.js';
 import { copycdsCommand } from './commands/copycds.js';
 import { distroCommand } from './commands/distro.js';
 import { nodeCommand } from './commands/node.js';
+import { previewCommand } from './commands/preview.js';
+import { secretCommand } from './commands/secret.js';
 import { serveCommand } from './commands/serve.js';
 import { tokenCommand } from './commands/token.js';
 import type { GlobalOptions } from './context.js';
@@ -22,6 +24,8 @@ export function buildProgram(): Command {
   copycdsCommand(program, globals);
   distroCommand(program, globals);
   nodeCommand(program, globals);
+  previewCommand(program, globals);
+  secretCommand(program, globals);
   tokenCommand(program, globals);
   configCommand(program, globals);
   return program;

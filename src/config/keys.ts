@@ -154,6 +154,13 @@ export const CONFIG_KEYS: ConfigKey[] = [
     doc: 'Base URL nodes use to reach the appliance over HTTP (iPXE scripts, kernels, initrds, the install trigger). Empty: `http://<dhcp.serverAddress>:<http.port>`.',
   },
   {
+    key: 'boot.templateDir',
+    schema: z.string(),
+    default: '',
+    doc: 'Directory with admin-edited boot-config templates (same file names as the built-in `templates/`); empty: the built-in ones.',
+    isPath: true,
+  },
+  {
     key: 'tftp.enabled',
     schema: z.boolean(),
     default: true,

@@ -19,7 +19,7 @@ export interface Config {
     proxyPort: number;
     subnets: DhcpSubnetConfig[];
   };
-  boot: { biosLoader: 'pxelinux.0' | 'undionly.kpxe'; uefiLoader: 'ipxe.efi' | 'syslinux.efi'; httpBase: string };
+  boot: { biosLoader: 'pxelinux.0' | 'undionly.kpxe'; uefiLoader: 'ipxe.efi' | 'syslinux.efi'; httpBase: string; templateDir: string };
   tftp: { enabled: boolean; host: string; port: number; root: string; maxBlockSize: number; maxWindowSize: number; maxTransfers: number; timeoutMs: number; retries: number };
 }
 
@@ -158,7 +158,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
       fail(def.key, `${issue.message}${origin}; got ${JSON.stringify(value)}`, source === 'file' ? file : undefined);
     }
     let finalValue = parsed.data;
-    if (def.isPath && typeof finalValue === 'string') finalValue = path.resolve(baseDir, finalValue);
+    if (def.isPath && typeof finalValue === 'string' && finalValue !== '') finalValue = path.resolve(baseDir, finalValue);
     resolved[def.key] = finalValue;
     sources[def.key] = source;
   }

@@ -34,6 +34,8 @@ export interface NodeRecord {
   bootAction: BootAction;
   status: NodeStatus;
   statusReason: string | null;
+  /** Set by `nodeset install`, carried in local_boot_trigger; null when no install is pending. */
+  triggerToken: string | null;
   createdAt: string;
   updatedAt: string;
 }

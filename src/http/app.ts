@@ -1,21 +1,25 @@
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '../log.js';
 import type { Services } from '../services/index.js';
 import type { Store } from '../store/store.js';
 import { VERSION } from '../version.js';
 import { requireToken } from './auth.js';
+import { bootFileRoutes, type BootFileRoots } from './routes/boot-files.js';
 import { installErrorHandlers } from './errors.js';
 import { distroRoutes } from './routes/distros.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
+import { nodeRoutes } from './routes/nodes.js';
+import { bootRoutes } from './routes/boot.js';
 
 export interface HttpAppOptions {
   store: Store;
   services: Services;
   log: Logger;
   bodyLimit: number;
+  bootFiles: BootFileRoots;
 }
 
 /**
@@ -27,7 +31,7 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
   const app = Fastify({
     loggerInstance: opts.log as FastifyBaseLogger,
     // One line per request (below) instead of fastify's two.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit,
     trustProxy: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
@@ -49,6 +53,8 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
   });
 
   healthRoutes(app, opts.store);
+  await bootFileRoutes(app, opts.bootFiles);
+  bootRoutes(app, { configs: opts.services.configs, trigger: opts.services.trigger });
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, () => app.swagger());
 
   await app.register(
@@ -56,6 +62,7 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
       requireToken(api, opts.services.tokens);
       api.get('/version', { schema: { response: { 200: { type: 'object', properties: { version: { type: 'string' } } } } } }, () => ({ version: VERSION }));
       distroRoutes(api, opts.services);
+      nodeRoutes(api, opts.services);
       jobRoutes(api, opts.store);
       eventRoutes(api, opts.services.events);
     },

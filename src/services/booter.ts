@@ -22,11 +22,18 @@ export class ProvisioningBooter implements Booter {
       return { action: 'discover', firmware: fw.firmware, bootFile, vendorClass, why };
     }
     why.push(`MAC ${client.mac} is node ${node.name}, set to ${node.bootAction}${node.ip ? `, address ${node.ip}` : ''}`);
+    let file = bootFile;
+    if (node.bootAction === 'local' && bootFile === 'syslinux.efi') {
+      // LOCALBOOT loops under syslinux.efi (it cannot hand back to the firmware); offering no boot
+      // file makes UEFI PXE fail over to the next boot entry, the local disk.
+      file = undefined;
+      why.push('local boot under syslinux.efi: no boot file, so the firmware moves to its next boot entry');
+    }
     return {
       node: { name: node.name, hostname: node.name, ...(node.ip ? { ip: node.ip } : {}) },
       action: node.bootAction,
       firmware: fw.firmware,
-      bootFile,
+      bootFile: file,
       vendorClass,
       why,
     };

@@ -8,6 +8,11 @@ import { BackgroundWork } from './background.js';
 import { EventService } from './events.js';
 import { JobService } from './jobs.js';
 import { NodeService } from './nodes.js';
+import { BootConfigs } from './boot-configs.js';
+import { ProvisioningBooter } from './booter.js';
+import { httpBaseFor, provisioningAddress } from './network.js';
+import { PreviewService } from './preview.js';
+import { TriggerService } from './trigger.js';
 import { TokenService } from './tokens.js';
 
 export interface Services {
@@ -16,11 +21,23 @@ export interface Services {
   jobs: JobService;
   media: MediaService;
   nodes: NodeService;
+  booter: ProvisioningBooter;
+  configs: BootConfigs;
+  preview: PreviewService;
+  trigger: TriggerService;
   tokens: TokenService;
 }
 
 /** Builds the services over a store: the same set backs the CLI and the HTTP API. */
 export function createServices(config: Config, store: Store, log: Logger, opts: { distroDir?: string } = {}): Services {
+  const descriptors = loadDescriptors(opts.distroDir);
+  let base: string | undefined;
+  const httpBase = (): string =>
+    (base ??= httpBaseFor({
+      httpBase: config.boot.httpBase,
+      address: config.boot.httpBase ? '' : provisioningAddress({ serverAddress: config.dhcp.serverAddress, interface: config.dhcp.interface }).address,
+      port: config.http.port,
+    }));
   const events = new EventService(store, log);
   const jobs = new JobService(store, log);
   const media = new MediaService({
@@ -30,10 +47,29 @@ export function createServices(config: Config, store: Store, log: Logger, opts: 
     log,
     installDir: config.installDir,
     cacheDir: path.join(config.stateDir, 'cache'),
-    descriptors: loadDescriptors(opts.distroDir),
+    descriptors,
     maxIsoBytes: config.media.maxIsoBytes,
     defaultCompression: config.media.initrdCompression,
   });
   const nodes = new NodeService(store, events, config.dhcp.subnets.map((s) => s.subnet));
-  return { background: new BackgroundWork(), events, jobs, media, nodes, tokens: new TokenService(store, events) };
+  const booter = new ProvisioningBooter(store, {
+    biosLoader: config.boot.biosLoader,
+    uefiLoader: config.boot.uefiLoader,
+    get httpBase() {
+      return httpBase();
+    },
+  });
+  const configs = new BootConfigs({ store, events, log, descriptors, httpBase, templateDir: config.boot.templateDir });
+  return {
+    background: new BackgroundWork(),
+    events,
+    jobs,
+    media,
+    nodes,
+    booter,
+    configs,
+    preview: new PreviewService({ nodes, booter, configs, httpBase }),
+    trigger: new TriggerService(store, events, log),
+    tokens: new TokenService(store, events),
+  };
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { RhevbootError } from '../errors.js';
 import {
   nextAction,
@@ -92,6 +93,7 @@ export class NodeService {
           bootAction: 'local',
           status: 'defined',
           statusReason: null,
+          triggerToken: null,
           createdAt: now,
           updatedAt: now,
         } as NodeRecord);
@@ -200,7 +202,9 @@ export class NodeService {
       const changes = nodes.map((n) => {
         const to = action === 'next' ? nextAction(n.bootAction, n.status) : action;
         const status = to === 'install' ? 'install' : n.status;
-        return { node: { ...n, bootAction: to, status, statusReason: null, updatedAt: now } as NodeRecord, from: n.bootAction, to };
+        // Every install gets a fresh trigger token: a token from an earlier install cannot flip this one.
+        const triggerToken = to === 'install' ? randomBytes(18).toString('base64url') : n.triggerToken;
+        return { node: { ...n, bootAction: to, status, statusReason: null, triggerToken, updatedAt: now } as NodeRecord, from: n.bootAction, to };
       });
       await tx.nodes.putMany(changes.map((c) => c.node));
       for (const c of changes) {

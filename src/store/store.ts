@@ -114,8 +114,18 @@ export interface NodeRepository {
   /** Inserts or replaces nodes with their NICs (in the caller's transaction, if any). */
   putMany(nodes: NodeRecord[]): Promise<void>;
   remove(names: string[]): Promise<number>;
+  /** Reserved addresses: ip -> MACs of the node that holds it (for the DHCP pools). */
+  reservations(): Promise<Map<string, string[]>>;
   /** Who holds a MAC or an address already (for clear duplicate errors). */
   holders(q: { macs: string[]; ips: string[] }): Promise<{ macs: Map<string, string>; ips: Map<string, string> }>;
+}
+
+export interface SecretRepository {
+  get(name: string): Promise<string | undefined>;
+  set(name: string, value: string): Promise<void>;
+  remove(name: string): Promise<boolean>;
+  /** Names and when they were set; never the values. */
+  list(): Promise<{ name: string; updatedAt: string }[]>;
 }
 
 export interface DistroRepository {
@@ -149,6 +159,7 @@ export interface TokenRepository {
 
 export interface Repositories {
   nodes: NodeRepository;
+  secrets: SecretRepository;
   distros: DistroRepository;
   leases: LeaseRepository;
   events: EventRepository;

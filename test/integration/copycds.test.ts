@@ -255,7 +255,7 @@ describe('copycds', () => {
 
   it('the API imports as a job: 202 with the job id, then the job and the distro', async () => {
     const { env } = await freshEnv();
-    const loaded = loadConfig({ env: { ...env, RHEVBOOT_HTTP_HOST: '127.0.0.1', RHEVBOOT_HTTP_PORT: '0', RHEVBOOT_LOG_FILE: 'false' } });
+    const loaded = loadConfig({ env: { ...env, RHEVBOOT_HTTP_HOST: '127.0.0.1', RHEVBOOT_HTTP_PORT: '0', RHEVBOOT_TFTP_HOST: '127.0.0.1', RHEVBOOT_TFTP_PORT: '0', RHEVBOOT_LOG_FILE: 'false' } });
     const app = await startAppliance(loaded, { log: createCliLogger('silent') });
     try {
       const token = (await readFile(path.join(loaded.config.stateDir, BOOTSTRAP_TOKEN_FILE), 'utf8')).trim();
@@ -305,7 +305,7 @@ describe('copycds', () => {
     const { env, installDir, dir } = await freshEnv();
     const big = path.join(work, 'big-term.iso');
     await makeRhevhIso(work, big, { squashBytes: 500 * 1024 * 1024, flavour: 'term' });
-    const child = spawnCli(['serve'], { ...env, RHEVBOOT_HTTP_HOST: '127.0.0.1', RHEVBOOT_HTTP_PORT: '0' });
+    const child = spawnCli(['serve'], { ...env, RHEVBOOT_HTTP_HOST: '127.0.0.1', RHEVBOOT_HTTP_PORT: '0', RHEVBOOT_TFTP_HOST: '127.0.0.1', RHEVBOOT_TFTP_PORT: '0' });
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     try {
       let out = '';
@@ -313,7 +313,7 @@ describe('copycds', () => {
       const port = await new Promise<number>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), 30_000);
         const poll = setInterval(() => {
-          const m = out.match(/"http":\{"host":"[^"]+","port":(\d+)\},"msg":"rhevboot ready"/);
+          const m = out.match(/"http":\{"host":"[^"]+","port":(\d+)\}[^\n]*"msg":"rhevboot ready"/);
           if (m) (clearInterval(poll), clearTimeout(timer), resolve(Number(m[1])));
         }, 50);
       });

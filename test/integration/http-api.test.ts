@@ -20,7 +20,7 @@ describe('HTTP API', () => {
 
   before(async () => {
     stateDir = await tempDir();
-    const loaded = loadConfig({ env: { RHEVBOOT_STATE_DIR: stateDir, RHEVBOOT_HTTP_HOST: '127.0.0.1', RHEVBOOT_HTTP_PORT: '0' } });
+    const loaded = loadConfig({ env: { RHEVBOOT_STATE_DIR: stateDir, RHEVBOOT_HTTP_HOST: '127.0.0.1', RHEVBOOT_HTTP_PORT: '0', RHEVBOOT_TFTP_HOST: '127.0.0.1', RHEVBOOT_TFTP_PORT: '0' } });
     const sink = new Writable({ write: (chunk: Buffer, _enc, cb) => (logLines.push(...chunk.toString().split('\n').filter(Boolean)), cb()) });
     const log = pino({ level: 'debug', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, sink);
     app = await startAppliance(loaded, { log });

@@ -35,7 +35,7 @@ describe('rhevboot serve', () => {
   it('starts on a config file, serves /healthz, and stops cleanly on SIGTERM and SIGINT', async () => {
     const dir = await tempDir();
     const config = path.join(dir, 'rhevboot.yaml');
-    await writeFile(config, `stateDir: ${dir}/state\nhttp:\n  host: 127.0.0.1\n  port: 0\n`);
+    await writeFile(config, `stateDir: ${dir}/state\nhttp:\n  host: 127.0.0.1\n  port: 0\ntftp:\n  host: 127.0.0.1\n  port: 0\n`);
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       const child = spawnCli(['serve', '--config', config]);
       const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));

@@ -90,6 +90,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
 
   const store: Store = {
     nodes: locked(raw.nodes, mutex),
+    secrets: locked(raw.secrets, mutex),
     distros: locked(raw.distros, mutex),
     leases: locked(raw.leases, mutex),
     events: locked(raw.events, mutex),

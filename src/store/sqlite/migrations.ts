@@ -123,4 +123,18 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX node_nics_node ON node_nics (node);
     `,
   },
+  {
+    version: 4,
+    name: 'secrets, per-node install trigger token',
+    sql: `
+      -- Write-only values: password hashes for the installer, never returned by the API or logged.
+      CREATE TABLE secrets (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      ) STRICT;
+      -- Set by nodeset install, carried in local_boot_trigger, checked when the installer calls.
+      ALTER TABLE nodes ADD COLUMN trigger_token TEXT;
+    `,
+  },
 ];

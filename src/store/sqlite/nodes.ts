@@ -21,6 +21,7 @@ function fromRow(r: Row, nics: NodeNic[]): NodeRecord {
     bootAction: r.boot_action as NodeRecord['bootAction'],
     status: r.status as NodeRecord['status'],
     statusReason: (r.status_reason as string | null) ?? null,
+    triggerToken: (r.trigger_token as string | null) ?? null,
     createdAt: r.created_at as string,
     updatedAt: r.updated_at as string,
   };
@@ -35,18 +36,19 @@ export function sqliteNodes(db: Database): NodeRepository {
   const allNics = db.prepare('SELECT node, mac, install FROM node_nics ORDER BY node, position');
   const upsert = db.prepare(`
     INSERT INTO nodes (name, ip, groups, distro, arch, hypervisor, manager, cluster, storage_init, kernel_args, attrs,
-      boot_action, status, status_reason, created_at, updated_at)
+      boot_action, status, status_reason, trigger_token, created_at, updated_at)
     VALUES (@name, @ip, @groups, @distro, @arch, @hypervisor, @manager, @cluster, @storageInit, @kernelArgs, @attrs,
-      @bootAction, @status, @statusReason, @createdAt, @updatedAt)
+      @bootAction, @status, @statusReason, @triggerToken, @createdAt, @updatedAt)
     ON CONFLICT (name) DO UPDATE SET ip = excluded.ip, groups = excluded.groups, distro = excluded.distro,
       arch = excluded.arch, hypervisor = excluded.hypervisor, manager = excluded.manager, cluster = excluded.cluster,
       storage_init = excluded.storage_init, kernel_args = excluded.kernel_args, attrs = excluded.attrs,
       boot_action = excluded.boot_action, status = excluded.status, status_reason = excluded.status_reason,
-      updated_at = excluded.updated_at`);
+      trigger_token = excluded.trigger_token, updated_at = excluded.updated_at`);
   const clearNics = db.prepare('DELETE FROM node_nics WHERE node = ?');
   const addNic = db.prepare('INSERT INTO node_nics (mac, node, install, position) VALUES (?, ?, ?, ?)');
   const remove = db.prepare('DELETE FROM nodes WHERE name = ?');
   const macHolder = db.prepare('SELECT node FROM node_nics WHERE mac = ?');
+  const reservations = db.prepare('SELECT n.ip AS ip, m.mac AS mac FROM nodes n JOIN node_nics m ON m.node = n.name WHERE n.ip IS NOT NULL');
   const ipHolder = db.prepare('SELECT name FROM nodes WHERE ip = ?');
 
   const withNics = (row: Row | undefined): NodeRecord | undefined =>
@@ -85,6 +87,11 @@ export function sqliteNodes(db: Database): NodeRepository {
     },
     async remove(names) {
       return removeMany(names);
+    },
+    async reservations() {
+      const out = new Map<string, string[]>();
+      for (const r of reservations.all() as Row[]) out.set(r.ip as string, [...(out.get(r.ip as string) ?? []), r.mac as string]);
+      return out;
     },
     async holders(q) {
       const macs = new Map<string, string>();

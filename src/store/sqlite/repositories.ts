@@ -10,6 +10,7 @@ import type {
   JobRepository,
   LeaseRecord,
   LeaseRepository,
+  SecretRepository,
   Repositories,
   TokenRecord,
   TokenRepository,
@@ -247,7 +248,28 @@ function leases(db: Database): LeaseRepository {
   };
 }
 
+function secrets(db: Database): SecretRepository {
+  const get = db.prepare('SELECT value FROM secrets WHERE name = ?');
+  const set = db.prepare('INSERT OR REPLACE INTO secrets (name, value, updated_at) VALUES (?, ?, ?)');
+  const remove = db.prepare('DELETE FROM secrets WHERE name = ?');
+  const list = db.prepare('SELECT name, updated_at FROM secrets ORDER BY name');
+  return {
+    async get(name) {
+      return (get.get(name) as { value: string } | undefined)?.value;
+    },
+    async set(name, value) {
+      set.run(name, value, now());
+    },
+    async remove(name) {
+      return remove.run(name).changes > 0;
+    },
+    async list() {
+      return (list.all() as Row[]).map((r) => ({ name: r.name as string, updatedAt: r.updated_at as string }));
+    },
+  };
+}
+
 /** Repositories over one connection, with no locking of their own (the store adds it). */
 export function sqliteRepositories(db: Database): Repositories {
-  return { nodes: sqliteNodes(db), distros: distros(db), leases: leases(db), events: events(db), jobs: jobs(db), tokens: tokens(db) };
+  return { nodes: sqliteNodes(db), secrets: secrets(db), distros: distros(db), leases: leases(db), events: events(db), jobs: jobs(db), tokens: tokens(db) };
 }

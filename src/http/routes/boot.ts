@@ -1,0 +1,29 @@
+import type { FastifyInstance } from 'fastify';
+import type { BootConfigs } from '../../services/boot-configs.js';
+import type { TriggerService } from '../../services/trigger.js';
+
+/**
+ * What booting nodes call over HTTP, unauthenticated by nature: their iPXE script and the install
+ * trigger. Answers are plain text; refusals say little (the reason is logged, not told).
+ */
+export function bootRoutes(app: FastifyInstance, deps: { configs: BootConfigs; trigger: TriggerService }): void {
+  app.get<{ Params: { mac: string } }>('/boot/ipxe/:mac', { schema: { hide: true, params: { type: 'object', properties: { mac: { type: 'string', maxLength: 32 } } } } }, async (req, reply) => {
+    const script = await deps.configs.forIpxe(req.params.mac, { address: req.ip });
+    if (script === undefined) {
+      // iPXE shows the status line; `exit` in a 404 body would not be run anyway.
+      return reply.status(404).type('text/plain').send('#!ipxe\necho rhevboot: no boot config for this machine\nexit\n');
+    }
+    return reply.type('text/plain').send(script);
+  });
+
+  // The xCAT path, kept: existing RHEV-H kernel arguments and firewall rules carry over.
+  app.get<{ Params: { hostname: string }; Querystring: { token?: string } }>(
+    '/xcatrhevh/rhevh_finish_install/:hostname',
+    { schema: { hide: true, params: { type: 'object', properties: { hostname: { type: 'string', maxLength: 255 } } }, querystring: { type: 'object', properties: { token: { type: 'string', maxLength: 128 } } } } },
+    async (req, reply) => {
+      const outcome = await deps.trigger.fire({ remoteAddress: req.socket.remoteAddress ?? '', hostname: req.params.hostname, token: req.query.token });
+      if (!outcome.accepted) return reply.status(403).type('text/plain').send('refused\n');
+      return reply.type('text/plain').send(outcome.repeat ? 'ok (already booted)\n' : 'ok\n');
+    },
+  );
+}

@@ -1,0 +1,60 @@
+import { macDashed, type BootClient, type BootPlan } from '../domain/boot.js';
+import { RhevbootError } from '../errors.js';
+import type { BootConfigs } from './boot-configs.js';
+import type { ProvisioningBooter } from './booter.js';
+import type { NodeService } from './nodes.js';
+
+export type PreviewFirmware = 'bios' | 'uefi' | 'ipxe' | 'uefi-http';
+
+/** What a firmware puts in its DHCP request, so the preview asks the same question it would. */
+const CLIENTS: Record<PreviewFirmware, Omit<BootClient, 'mac'>> = {
+  bios: { arch: 0, vendorClass: 'PXEClient:Arch:00000:UNDI:002001' },
+  uefi: { arch: 7, vendorClass: 'PXEClient:Arch:00007:UNDI:003016' },
+  ipxe: { arch: 0, vendorClass: 'PXEClient:Arch:00000:UNDI:002001', userClass: 'iPXE', ipxe: true },
+  'uefi-http': { arch: 16, vendorClass: 'HTTPClient:Arch:00016:UNDI:003001' },
+};
+
+export interface BootPreview {
+  node: string;
+  firmware: PreviewFirmware;
+  mac: string;
+  dhcp: { address: string; plan: BootPlan };
+  /** What TFTP would serve for the node's config names (pxelinux and GRUB). */
+  tftp: { file: string; content: string | null; why: string[] }[];
+  /** What HTTP would serve as the node's iPXE script. */
+  http: { url: string; content: string | null; why: string[] };
+}
+
+/**
+ * `rhevboot preview` and GET /api/v1/nodes/:name/boot: exactly what DHCP, TFTP and HTTP would
+ * give a node now, and why, from the same functions the servers call. Nothing is recorded (a
+ * preview is not a contact: the node does not start "installing" because an admin looked).
+ */
+export class PreviewService {
+  constructor(private readonly deps: { nodes: NodeService; booter: ProvisioningBooter; configs: BootConfigs; httpBase: () => string }) {}
+
+  async preview(name: string, firmware: PreviewFirmware): Promise<BootPreview> {
+    if (!(firmware in CLIENTS)) throw new RhevbootError('RB_ERR_INVALID', `firmware must be one of ${Object.keys(CLIENTS).join(', ')}`, { firmware });
+    const node = await this.deps.nodes.get(name);
+    const mac = node.nics.find((n) => n.install)?.mac ?? node.nics[0]?.mac;
+    if (!mac) throw new RhevbootError('RB_ERR_INVALID', `node ${name} has no MAC: it cannot PXE boot`, { node: name });
+    const plan = await this.deps.booter.bootFor({ mac, ...CLIENTS[firmware] });
+    const tftp: BootPreview['tftp'] = [];
+    for (const [kind, file] of [
+      ['pxelinux', `pxelinux.cfg/01-${macDashed(mac)}`],
+      ['grub', `grub.cfg-01-${macDashed(mac)}`],
+    ] as const) {
+      const r = await this.deps.configs.render(kind, node);
+      tftp.push({ file, content: r.text ?? null, why: r.why });
+    }
+    const ipxe = await this.deps.configs.render('ipxe', node);
+    return {
+      node: node.name,
+      firmware,
+      mac,
+      dhcp: { address: node.ip ?? 'from the pool', plan },
+      tftp,
+      http: { url: `${this.deps.httpBase()}/boot/ipxe/${macDashed(mac)}`, content: ipxe.text ?? null, why: ipxe.why },
+    };
+  }
+}

@@ -1,0 +1,65 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { NodeRecord } from '../domain/node.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/store.js';
+import type { EventService } from './events.js';
+
+export interface TriggerRequest {
+  /** The address the request came from (never a header: X-Forwarded-For is the caller's word). */
+  remoteAddress: string;
+  /** The `@HOSTNAME@` the installer substituted: the node's hostname, maybe fully qualified. */
+  hostname: string;
+  token: string | undefined;
+}
+
+export type TriggerOutcome = { accepted: true; node: string; repeat: boolean } | { accepted: false; reason: string };
+
+function sameToken(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/**
+ * The install-finished trigger (xcat-rhev.md §3, fixed per §8.4): RHEV-H calls
+ * `local_boot_trigger` right before its post-install reboot. It is believed only if it comes from
+ * the node's own address, names that node, carries the token its install was given, and the node
+ * is installing; then the node is flipped to local boot and marked booted in one transaction.
+ * A repeat (the installer retries) changes nothing and is answered the same.
+ */
+export class TriggerService {
+  constructor(private readonly store: Store, private readonly events: EventService, private readonly log: Logger) {}
+
+  private async nodeAt(address: string): Promise<NodeRecord | undefined> {
+    const ip = address.replace(/^::ffff:/, '');
+    const byIp = await this.store.nodes.byIp(ip);
+    if (byIp) return byIp;
+    // A node without a reserved address got one from the pool: the lease says which MAC has it.
+    const lease = (await this.store.leases.all()).find((l) => l.ip === ip && l.state === 'bound');
+    return lease ? this.store.nodes.byMac(lease.mac) : undefined;
+  }
+
+  async fire(req: TriggerRequest): Promise<TriggerOutcome> {
+    const refuse = (reason: string, node?: string): TriggerOutcome => {
+      this.log.warn({ remote: req.remoteAddress, hostname: req.hostname, node, reason }, 'install trigger refused');
+      return { accepted: false, reason };
+    };
+    const node = await this.nodeAt(req.remoteAddress);
+    if (!node) return refuse(`no node has address ${req.remoteAddress}`);
+    const shortName = req.hostname.split('.')[0]!.toLowerCase();
+    if (shortName !== node.name) return refuse(`${req.remoteAddress} is node ${node.name}, but the URL names '${req.hostname}'`, node.name);
+    if (!req.token || !node.triggerToken || !sameToken(req.token, node.triggerToken)) return refuse('the token is not the one this install was given', node.name);
+    if (node.status === 'booted' && node.bootAction === 'local') return { accepted: true, node: node.name, repeat: true };
+    if (node.bootAction !== 'install' || (node.status !== 'install' && node.status !== 'installing')) {
+      return refuse(`node ${node.name} is not installing (boot ${node.bootAction}, status ${node.status})`, node.name);
+    }
+    await this.store.transaction(async (tx) => {
+      await tx.nodes.putMany([{ ...node, bootAction: 'local', status: 'booted', statusReason: null, updatedAt: new Date().toISOString() }]);
+      await this.events.record(
+        { kind: 'node.booted', subjectType: 'node', subject: node.name, message: `install finished (trigger from ${req.remoteAddress}); set to local boot`, data: { remote: req.remoteAddress } },
+        tx,
+      );
+    });
+    return { accepted: true, node: node.name, repeat: false };
+  }
+}
