@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { inCidr, parseCidr, parseIpv4 } from '../util/ipv4.js';
 
 /**
  * Every configuration key in one table: its type, default, environment variable and the line of
@@ -122,7 +123,7 @@ export const CONFIG_KEYS: ConfigKey[] = [
     schema: z.array(
       z
         .object({
-          subnet: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'must be a CIDR like 10.0.0.0/24'),
+          subnet: z.string().refine((c) => parseCidr(c) !== undefined, 'must be a CIDR like 10.0.0.0/24'),
           pools: z.array(z.string().regex(/^\d{1,3}(\.\d{1,3}){3}-\d{1,3}(\.\d{1,3}){3}$/, 'must be a range like 10.0.0.100-10.0.0.199')).default([]),
           routers: z.array(z.ipv4()).default([]),
           dnsServers: z.array(z.ipv4()).default([]),
@@ -130,7 +131,17 @@ export const CONFIG_KEYS: ConfigKey[] = [
           leaseSeconds: z.number().int().min(60).max(31_536_000).default(3600),
           unknownClients: z.enum(['ignore', 'discover']).default('ignore'),
         })
-        .strict(),
+        .strict()
+        .superRefine((sub, ctx) => {
+          const cidr = parseCidr(sub.subnet);
+          if (!cidr) return;
+          for (const [i, pool] of sub.pools.entries()) {
+            const [a, b] = pool.split('-').map((x) => parseIpv4(x));
+            if (a === undefined || b === undefined || a > b || !inCidr(cidr, a) || !inCidr(cidr, b)) {
+              ctx.addIssue({ code: 'custom', path: ['pools', i], message: `pool ${pool} must be a valid ascending range inside ${sub.subnet}` });
+            }
+          }
+        }),
     ),
     default: [],
     doc: 'Subnets served in full mode: `subnet` (CIDR), `pools` (ranges), `routers`, `dnsServers`, `domainName`, `leaseSeconds` (3600), `unknownClients` (`ignore`, or `discover`: lease an address and offer a discovery boot). Relayed subnets are chosen by the relay address (giaddr).',

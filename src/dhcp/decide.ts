@@ -6,7 +6,8 @@
 import type { DhcpSubnetConfig } from '../config/load.js';
 import type { BootClient, BootPlan } from '../domain/boot.js';
 import type { LeaseRecord } from '../store/store.js';
-import { inCidr, intToIp, ipToInt, isZero } from './ip.js';
+import { inCidr, intToIp, ipToInt } from '../util/ipv4.js';
+import { isZero } from './ip.js';
 import type { LeaseBook, Subnet } from './leases.js';
 import { ipBytes, ipsBytes, OPT, PXE_DISCOVERY_CONTROL_USE_OFFER, strBytes, typed, u32Bytes, type TypedOptions } from './options.js';
 import { BOOTREPLY, BOOTREQUEST, FLAG_BROADCAST, macOf, messageTypeName, MSG, type DhcpPacket } from './packet.js';

@@ -5,7 +5,7 @@
  */
 import type { DhcpSubnetConfig } from '../config/load.js';
 import type { LeaseRecord, LeaseState } from '../store/store.js';
-import { inCidr, intToIp, ipToInt, parseCidr, type Cidr } from './ip.js';
+import { inCidr, intToIp, ipToInt, parseCidr, type Cidr } from '../util/ipv4.js';
 
 export interface Lease {
   ip: number;
@@ -52,7 +52,8 @@ export class LeaseBook {
     this.declineHoldMs = opts.declineHoldMs ?? 3_600_000;
     const server = opts.serverAddress ? ipToInt(opts.serverAddress) : -1;
     this.subnets = configs.map((cfg) => {
-      const cidr = parseCidr(cfg.subnet);
+      // The config loader has checked the CIDR.
+      const cidr = parseCidr(cfg.subnet)!;
       const excluded = new Set<number>([cidr.network, cidr.broadcast, server, ...cfg.routers.map(ipToInt), ...cfg.dnsServers.map(ipToInt)]);
       const pools = cfg.pools
         .map((p) => {

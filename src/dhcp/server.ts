@@ -36,7 +36,7 @@ import type { BootPlan, Booter } from '../domain/boot.js';
 import type { Logger } from '../log.js';
 import type { LeaseRecord, LeaseRepository } from '../store/store.js';
 import { checkRequest, decide, describeClient, destinationFor, type Decision, type Destination } from './decide.js';
-import { intToIp, ipToInt } from './ip.js';
+import { intToIp, ipToInt } from '../util/ipv4.js';
 import { LeaseBook } from './leases.js';
 import { formatPacket, MSG, parsePacket, type DhcpPacket } from './packet.js';
 

@@ -3,6 +3,8 @@
  * checked here the same way whether it came from the CLI, the API or a 10,000-row import.
  */
 
+import { inCidr, intToIp, parseIpv4, type Cidr } from '../util/ipv4.js';
+
 export type BootAction = 'install' | 'local' | 'discover';
 
 /** The lifecycle of DESIGN.md. `defined` until the first nodeset. */
@@ -90,38 +92,6 @@ export function validateNodeName(name: string): string | undefined {
   return undefined;
 }
 
-export function parseIpv4(ip: string): number | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip.trim());
-  if (!m) return undefined;
-  const parts = m.slice(1).map(Number);
-  if (parts.some((p) => p > 255) || m.slice(1).some((p) => p.length > 1 && p.startsWith('0'))) return undefined;
-  return ((parts[0]! << 24) >>> 0) + (parts[1]! << 16) + (parts[2]! << 8) + parts[3]!;
-}
-
-export function formatIpv4(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-}
-
-export interface Cidr {
-  text: string;
-  network: number;
-  prefix: number;
-}
-
-export function parseCidr(text: string): Cidr | undefined {
-  const [addr, len] = text.split('/');
-  const ip = addr ? parseIpv4(addr) : undefined;
-  const prefix = Number(len);
-  if (ip === undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > 32) return undefined;
-  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-  return { text, network: (ip & mask) >>> 0, prefix };
-}
-
-export function cidrContains(c: Cidr, ip: number): boolean {
-  const mask = c.prefix === 0 ? 0 : (0xffffffff << (32 - c.prefix)) >>> 0;
-  return ((ip & mask) >>> 0) === c.network;
-}
-
 const GROUP = /^[a-z0-9][a-z0-9_.-]{0,63}$/i;
 
 /**
@@ -152,10 +122,10 @@ export function normaliseNodeInput(input: NodeInput, subnets: Cidr[]): Omit<Node
   if (input.ip !== undefined && input.ip !== null && input.ip !== '') {
     const ip = parseIpv4(input.ip);
     if (ip === undefined) throw new NodeValidationError('ip', `'${input.ip}' is not an IPv4 address`);
-    if (subnets.length && !subnets.some((s) => cidrContains(s, ip))) {
+    if (subnets.length && !subnets.some((s) => inCidr(s, ip))) {
       throw new NodeValidationError('ip', `${input.ip} is not inside a configured subnet (${subnets.map((s) => s.text).join(', ')})`);
     }
-    out.ip = formatIpv4(ip);
+    out.ip = intToIp(ip);
   } else if (input.ip !== undefined) {
     out.ip = null;
   }

@@ -5,7 +5,8 @@ import { Liquid, type Template } from 'liquidjs';
 import { macDashed } from '../domain/boot.js';
 import type { DistroDescriptor } from '../domain/distro.js';
 import { installKernelArgs, triggerUrl } from '../domain/kernel-args.js';
-import { formatIpv4, normaliseMac, type NodeRecord } from '../domain/node.js';
+import { normaliseMac, type NodeRecord } from '../domain/node.js';
+import { intToIp } from '../util/ipv4.js';
 import { RhevbootError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { DistroRecord, Store } from '../store/store.js';
@@ -155,7 +156,7 @@ export class BootConfigs {
       const hex = /^pxelinux\.cfg\/([0-9A-F]{8})$/i.exec(name);
       if (hex) {
         kind = 'pxelinux';
-        node = await this.deps.store.nodes.byIp(formatIpv4(parseInt(hex[1]!, 16)));
+        node = await this.deps.store.nodes.byIp(intToIp(parseInt(hex[1]!, 16)));
       }
     }
     if (!kind || !node) return undefined;

@@ -4,14 +4,13 @@ import {
   nextAction,
   NodeValidationError,
   normaliseNodeInput,
-  parseCidr,
   type BootAction,
-  type Cidr,
   type NodeInput,
   type NodeRecord,
 } from '../domain/node.js';
 import type { RowError } from '../domain/node-import.js';
 import { compareNodeNames, NoderangeError, resolveNoderange } from '../domain/noderange.js';
+import { parseCidr, type Cidr } from '../util/ipv4.js';
 import type { Repositories, Store } from '../store/store.js';
 import type { EventService } from './events.js';
 

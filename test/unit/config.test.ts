@@ -87,6 +87,10 @@ describe('config', () => {
     assert.equal(e.key, 'http.port');
     assert.match(e.message, /RHEVBOOT_HTTP_PORT/);
 
+    e = configError(() => loadConfig({ env: { RHEVBOOT_DHCP_SUBNETS: JSON.stringify([{ subnet: '10.0.0.300/24' }]) } }));
+    assert.equal(e.key, 'dhcp.subnets');
+    e = configError(() => loadConfig({ env: { RHEVBOOT_DHCP_SUBNETS: JSON.stringify([{ subnet: '10.0.0.0/24', pools: ['10.0.1.1-10.0.1.9'] }]) } }));
+    assert.match(e.message, /pool 10\.0\.1\.1-10\.0\.1\.9 must be a valid ascending range inside 10\.0\.0\.0\/24/);
     e = configError(() => loadConfig({ env: { RHEVBOOT_MEDIA_MAX_ISO_BYTES: String(2 ** 32) } }));
     assert.equal(e.key, 'media.maxIsoBytes');
     assert.match(e.message, /4 GiB/);

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { DhcpSubnetConfig } from '../../src/config/load.js';
 import type { BootPlan } from '../../src/domain/boot.js';
 import { checkRequest, decide, describeClient, destinationFor, type DecideContext, type Request } from '../../src/dhcp/decide.js';
-import { ipToInt } from '../../src/dhcp/ip.js';
+import { ipToInt } from '../../src/util/ipv4.js';
 import { LeaseBook } from '../../src/dhcp/leases.js';
 import { ipBytes, OPT, typed } from '../../src/dhcp/options.js';
 import { formatPacket, parsePacket, type DhcpPacket } from '../../src/dhcp/packet.js';

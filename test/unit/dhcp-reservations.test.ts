@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LeaseBook } from '../../src/dhcp/leases.js';
-import { ipToInt, intToIp } from '../../src/dhcp/ip.js';
+import { ipToInt, intToIp } from '../../src/util/ipv4.js';
 
 const subnet = { subnet: '10.5.0.0/24', pools: ['10.5.0.10-10.5.0.12'], routers: [], dnsServers: [], domainName: '', leaseSeconds: 3600, unknownClients: 'discover' as const };
 
