@@ -16,7 +16,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ServerProc } from '../test/helpers/dhcp-lab.js';
+import { NODE_TSX, ROOT } from '../test/helpers/dhcp-lab.js';
 import { Lab, requireTools } from '../test/helpers/dhcp-netns.js';
 
 const SRV = '10.231.10.1';
@@ -140,18 +140,28 @@ export async function benchDhcp(): Promise<void> {
   const clients = arg('clients', 20000);
   const results: Result[] = [];
 
+  // The product as deployed: `rhevboot serve` (DHCP full, the boot question over the SQLite node
+  // store, leases group-committed, node timeline), not the DHCP module alone.
   results.push(
     await benchOne('rhevboot', async (lab, ns, work) => {
-      await ServerProc.start(lab, ns, {
-        mode: 'full',
-        serverAddress: SRV,
-        port: 67,
-        proxyPort: 4011,
-        storeDir: path.join(work, 'store'),
-        nodes: [],
-        events: false,
-        subnets: [{ subnet: '10.231.0.0/16', pools: [`${POOL_LO}-${POOL_HI}`], routers: [], dnsServers: [], domainName: '', leaseSeconds: 3600, unknownClients: 'discover' }],
-      });
+      const env = {
+        ...process.env,
+        RHEVBOOT_CONFIG: '',
+        RHEVBOOT_STATE_DIR: path.join(work, 'state'),
+        RHEVBOOT_DHCP_MODE: 'full',
+        RHEVBOOT_DHCP_SERVER_ADDRESS: SRV,
+        RHEVBOOT_DHCP_SUBNETS: JSON.stringify([{ subnet: '10.231.0.0/16', pools: [`${POOL_LO}-${POOL_HI}`], leaseSeconds: 3600, unknownClients: 'discover' }]),
+        RHEVBOOT_TFTP_ENABLED: 'false',
+        RHEVBOOT_HTTP_HOST: '127.0.0.1',
+        RHEVBOOT_HTTP_PORT: '0',
+        RHEVBOOT_LOG_LEVEL: 'warn',
+        RHEVBOOT_LOG_FILE: 'false',
+      };
+      const child = lab.spawn(ns, [...NODE_TSX, path.join(ROOT, 'src/cli/main.ts'), '--log-level', 'info', 'serve'], env);
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      for (let i = 0; i < 300 && !out.includes('"msg":"rhevboot ready"'); i++) await new Promise((r) => setTimeout(r, 100));
+      if (!out.includes('"msg":"rhevboot ready"')) throw new Error(`rhevboot serve did not start: ${out}`);
     }, seconds, clients),
   );
 
