@@ -93,11 +93,16 @@ export function macDashed(mac: string): string {
 /**
  * The first-stage boot file a firmware is given. iPXE (including the iPXE the loaders chain
  * into) gets its per-MAC script over HTTP, the fast path since the initrd carries a whole ISO.
+ * Except when the admin chose a syslinux loader for the client's platform: an iPXE option ROM
+ * (every qemu NIC, many real ones) is then handed that loader like any PXE ROM. There is no loop:
+ * pxelinux and syslinux.efi never DHCP again, only an iPXE we chained into would.
  */
-export function bootFileFor(firmware: Firmware, mac: string, loaders: LoaderChoice): string | undefined {
+export function bootFileFor(firmware: Firmware, client: Pick<BootClient, 'mac' | 'arch'>, loaders: LoaderChoice): string | undefined {
   switch (firmware) {
     case 'ipxe':
-      return `${loaders.httpBase}/boot/ipxe/${macDashed(mac)}`;
+      if ((client.arch === undefined || client.arch === 0) && loaders.biosLoader === 'pxelinux.0') return 'pxelinux.0';
+      if ((client.arch === 7 || client.arch === 9) && loaders.uefiLoader === 'syslinux.efi') return 'syslinux.efi';
+      return `${loaders.httpBase}/boot/ipxe/${macDashed(client.mac)}`;
     case 'uefi-http':
       return `${loaders.httpBase}/boot/ipxe.efi`;
     case 'uefi':

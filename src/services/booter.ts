@@ -13,7 +13,7 @@ export class ProvisioningBooter implements Booter {
   async bootFor(client: BootClient): Promise<BootPlan> {
     const fw = firmwareOf(client);
     const why = [fw.why];
-    const bootFile = bootFileFor(fw.firmware, client.mac, this.loaders);
+    const bootFile = bootFileFor(fw.firmware, client, this.loaders);
     const vendorClass = fw.firmware === 'uefi-http' ? 'HTTPClient' : 'PXEClient';
     if (!bootFile) why.push('no boot file for this firmware');
     const node = await this.store.nodes.byMac(client.mac);

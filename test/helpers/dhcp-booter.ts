@@ -21,7 +21,7 @@ export function testBooter(nodes: TestNode[], loaders: LoaderChoice, seen?: Boot
       const { firmware, why } = firmwareOf(client);
       const plan: BootPlan = { action: node ? (node.action ?? 'install') : 'discover', firmware, why: [why, node ? `known node ${node.name}` : 'unknown MAC: discovery'] };
       if (node) plan.node = node.ip ? { name: node.name, hostname: node.name, ip: node.ip } : { name: node.name, hostname: node.name };
-      const file = bootFileFor(firmware, client.mac, loaders);
+      const file = bootFileFor(firmware, client, loaders);
       if (file) plan.bootFile = file;
       if (firmware === 'uefi-http') plan.vendorClass = 'HTTPClient';
       else if (firmware !== 'unsupported') plan.vendorClass = 'PXEClient';

@@ -130,6 +130,11 @@ describe('nodeset and the boot question', () => {
       assert.equal(plan.bootFile, 'http://10.1.0.254/boot/ipxe/52-54-00-00-00-01');
       plan = await booter.bootFor({ mac: '52:54:00:00:00:01', arch: 16, vendorClass: 'HTTPClient:Arch:00016:UNDI:003001' });
       assert.deepEqual([plan.firmware, plan.bootFile, plan.vendorClass], ['uefi-http', 'http://10.1.0.254/boot/ipxe.efi', 'HTTPClient']);
+      const pxelinux = new ProvisioningBooter(store, { biosLoader: 'pxelinux.0', uefiLoader: 'syslinux.efi', httpBase: 'http://10.1.0.254' });
+      plan = await pxelinux.bootFor({ mac: '52:54:00:00:00:01', arch: 0, ipxe: true, userClass: 'iPXE' });
+      assert.equal(plan.bootFile, 'pxelinux.0', 'an iPXE option ROM is handed the chosen syslinux loader');
+      plan = await pxelinux.bootFor({ mac: '52:54:00:00:00:01', arch: 7, ipxe: true, userClass: 'iPXE' });
+      assert.equal(plan.bootFile, 'syslinux.efi');
       plan = await booter.bootFor({ mac: '52:54:00:00:00:99', arch: 0 });
       assert.equal(plan.node, undefined);
       assert.equal(plan.action, 'discover');
