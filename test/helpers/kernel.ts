@@ -2,7 +2,7 @@
  * Finds what the boot tests need: a bzImage for qemu and a statically linked busybox for the
  * initramfs. Never skips: a missing piece is an error that says how to provide it.
  */
-import { access, constants, open, readdir } from 'node:fs/promises';
+import { access, constants, open, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -85,4 +85,32 @@ export async function requireStaticBusybox(): Promise<string> {
     throw new Error(`${p} is dynamically linked; the test initramfs has no libraries (install busybox-static)`);
   }
   throw new Error('no busybox found: install the Debian package busybox-static or set RHEVBOOT_TEST_BUSYBOX');
+}
+
+/** Where test/helpers/fetch-kernel.sh keeps the modules that match `cachedKernel`. */
+export const cachedKernelModules = path.join(repoRoot, '.cache', 'kernel', 'modules');
+
+/**
+ * The cached kernel (always `.cache/kernel/vmlinuz`, never /boot: a module loads only into the
+ * build it came from) and, for each named module, the .ko files to insmod in order, dependencies
+ * first and each file once. Fails, naming the fix, when fetch-kernel.sh has not run.
+ */
+export async function requireKernelWithModules(modules: string[]): Promise<{ kernel: string; modules: string[] }> {
+  const fix = 'run test/helpers/fetch-kernel.sh (needs apt metadata and the Debian package kmod)';
+  if (!(await readable(cachedKernel))) throw new Error(`no cached kernel at ${cachedKernel}: ${fix}`);
+  const ordered: string[] = [];
+  for (const m of modules) {
+    let list: string;
+    try {
+      list = await readFile(path.join(cachedKernelModules, `${m}.deps`), 'utf8');
+    } catch {
+      throw new Error(`no module ${m} for the cached kernel in ${cachedKernelModules}: ${fix}`);
+    }
+    for (const ko of list.split('\n').map((l) => l.trim()).filter(Boolean)) {
+      const file = path.join(cachedKernelModules, ko);
+      if (!(await readable(file))) throw new Error(`${file} is missing: ${fix}`);
+      if (!ordered.includes(file)) ordered.push(file);
+    }
+  }
+  return { kernel: cachedKernel, modules: ordered };
 }
