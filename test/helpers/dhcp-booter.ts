@@ -30,4 +30,4 @@ export function testBooter(nodes: TestNode[], loaders: LoaderChoice, seen?: Boot
   };
 }
 
-export const TEST_LOADERS: LoaderChoice = { biosLoader: 'pxelinux.0', uefiLoader: 'ipxe.efi', httpBase: 'http://10.231.1.1:8080' };
+export const TEST_LOADERS: LoaderChoice = { biosLoader: 'undionly.kpxe', uefiLoader: 'ipxe.efi', httpBase: 'http://10.231.1.1:8080' };

@@ -85,7 +85,7 @@ describe('ProxyDHCP alongside dnsmasq', { timeout: 120_000 }, () => {
     assert.equal(replies[0]!.from, `${SRV}:4011`);
     const p = replies[0]!.packet;
     assert.equal(typed(p.options).messageType, MSG.ACK);
-    assert.equal(p.file, 'pxelinux.0');
+    assert.equal(p.file, 'undionly.kpxe');
     assert.equal(p.ciaddr, '10.231.1.98');
     assert.equal(p.yiaddr, '0.0.0.0');
   });
