@@ -4,19 +4,11 @@
  * persists the records this module returns, so the packet path never waits on a disk read.
  */
 import type { DhcpSubnetConfig } from '../config/load.js';
-import type { LeaseRecord, LeaseState } from '../store/store.js';
+import type { LeaseRecord } from '../store/store.js';
 import { inCidr, intToIp, ipToInt, parseCidr, type Cidr } from '../util/ipv4.js';
 
-export interface Lease {
-  ip: number;
-  mac: string;
-  clientId: string | null;
-  hostname: string | null;
-  subnet: string;
-  state: LeaseState;
-  expiresAt: number;
-  updatedAt: number;
-}
+/** A lease in memory: the persisted record with its address as a number for pool arithmetic. */
+export type Lease = Omit<LeaseRecord, 'ip'> & { ip: number };
 
 export interface Subnet {
   cfg: DhcpSubnetConfig;
