@@ -69,8 +69,6 @@ export interface IsoFacts {
   present: Set<string>;
   /** Text content of the files descriptors match patterns against (absent if missing or too large). */
   text: Map<string, string>;
-  /** Top-level names, to tell an admin what the ISO looks like when nothing matches. */
-  topLevel: string[];
 }
 
 /** The paths whose existence or content a set of descriptors needs to know. */
@@ -105,8 +103,11 @@ export function recognise(descriptors: DistroDescriptor[], facts: IsoFacts): Rec
   return { ok: false, mismatches };
 }
 
-/** The admin-facing explanation of why an ISO was not recognised. */
-export function explainMismatch(isoPath: string, descriptors: DistroDescriptor[], facts: IsoFacts, mismatches: Mismatch[]): string {
+/**
+ * The admin-facing explanation of why an ISO was not recognised; `topLevel` (the ISO's top-level
+ * names) shows what it looks like instead.
+ */
+export function explainMismatch(isoPath: string, descriptors: DistroDescriptor[], facts: IsoFacts, mismatches: Mismatch[], topLevel: string[]): string {
   const lines = [`${isoPath} is not a recognised hypervisor ISO (volume id '${facts.volumeId}').`];
   for (const m of mismatches) {
     const d = descriptors.find((x) => x.family === m.family)!;
@@ -115,8 +116,8 @@ export function explainMismatch(isoPath: string, descriptors: DistroDescriptor[]
     if (m.missing.length) lines.push(`    missing: ${m.missing.join(', ')}`);
     for (const u of m.unmatched) lines.push(`    ${u.file} does not match /${u.pattern}/${facts.present.has(u.file) ? '' : ' (file missing)'}`);
   }
-  const shown = facts.topLevel.slice(0, 20);
-  lines.push(`  found at the top level: ${shown.length ? shown.join(', ') : '(nothing)'}${facts.topLevel.length > shown.length ? ', ...' : ''}`);
+  const shown = topLevel.slice(0, 20);
+  lines.push(`  found at the top level: ${shown.length ? shown.join(', ') : '(nothing)'}${topLevel.length > shown.length ? ', ...' : ''}`);
   return lines.join('\n');
 }
 

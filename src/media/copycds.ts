@@ -88,11 +88,8 @@ export class MediaService {
       const facts = await this.gatherFacts(image);
       const result = recognise(this.deps.descriptors, facts);
       if (!result.ok) {
-        throw new RhevbootError('RB_ERR_NOT_DISTRO', explainMismatch(isoPath, this.deps.descriptors, facts, result.mismatches), {
-          iso: isoPath,
-          volumeId: facts.volumeId,
-          mismatches: result.mismatches,
-        });
+        const explanation = explainMismatch(isoPath, this.deps.descriptors, facts, result.mismatches, await this.topLevel(image));
+        throw new RhevbootError('RB_ERR_NOT_DISTRO', explanation, { iso: isoPath, volumeId: facts.volumeId, mismatches: result.mismatches });
       }
       return { image, facts, descriptor: result.descriptor };
     } catch (err) {
@@ -111,12 +108,17 @@ export class MediaService {
       present.add(p);
       if (textFiles.includes(p) && entry.size <= TEXT_LIMIT) text.set(p, (await image.readFile(entry, TEXT_LIMIT)).toString('latin1'));
     }
-    const topLevel: string[] = [];
+    return { volumeId: image.volumeId, present, text };
+  }
+
+  /** Only for the refusal message: walking the whole tree is not worth it on the import path. */
+  private async topLevel(image: IsoImage): Promise<string[]> {
+    const names: string[] = [];
     for await (const e of image.walk()) {
-      if (!e.path.includes('/')) topLevel.push(e.type === 'dir' ? `${e.name}/` : e.name);
-      else if (topLevel.length >= 50) break;
+      if (!e.path.includes('/')) names.push(e.type === 'dir' ? `${e.name}/` : e.name);
+      else if (names.length >= 50) break;
     }
-    return { volumeId: image.volumeId, present, text, topLevel };
+    return names;
   }
 
   async importIso(

@@ -9,7 +9,7 @@ import { tempDir } from '../helpers/tmp.js';
 
 const [rhevh] = loadDescriptors();
 
-function facts(over: Partial<IsoFacts> = {}): IsoFacts {
+function facts(over: Partial<IsoFacts & { topLevel: string[] }> = {}): IsoFacts & { topLevel: string[] } {
   return {
     volumeId: 'RHEV-Hypervisor-6.5-20140603.2',
     present: new Set(['isolinux/vmlinuz0', 'isolinux/initrd0.img', 'LiveOS/squashfs.img', 'isolinux/isolinux.cfg']),
@@ -51,7 +51,7 @@ describe('distro descriptors', () => {
     assert.equal(r.ok, false);
     if (r.ok) return;
     assert.deepEqual(r.mismatches[0]!.missing, ['isolinux/vmlinuz0', 'isolinux/initrd0.img', 'LiveOS/squashfs.img']);
-    const text = explainMismatch('/isos/debian.iso', [rhevh!], debian, r.mismatches);
+    const text = explainMismatch('/isos/debian.iso', [rhevh!], debian, r.mismatches, debian.topLevel);
     assert.match(text, /\/isos\/debian\.iso is not a recognised hypervisor ISO \(volume id 'Debian 12\.5\.0 amd64 n'\)/);
     assert.match(text, /looked for isolinux\/vmlinuz0, isolinux\/initrd0\.img, LiveOS\/squashfs\.img, isolinux\/isolinux\.cfg, isolinux\/isolinux\.cfg matching \/root=live:\//);
     assert.match(text, /missing: isolinux\/vmlinuz0, isolinux\/initrd0\.img, LiveOS\/squashfs\.img/);
