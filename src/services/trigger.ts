@@ -35,8 +35,8 @@ export class TriggerService {
     const byIp = await this.store.nodes.byIp(ip);
     if (byIp) return byIp;
     // A node without a reserved address got one from the pool: the lease says which MAC has it.
-    const lease = (await this.store.leases.all()).find((l) => l.ip === ip && l.state === 'bound');
-    return lease ? this.store.nodes.byMac(lease.mac) : undefined;
+    const lease = await this.store.leases.get(ip);
+    return lease?.state === 'bound' ? this.store.nodes.byMac(lease.mac) : undefined;
   }
 
   async fire(req: TriggerRequest): Promise<TriggerOutcome> {

@@ -98,6 +98,8 @@ export interface LeaseRecord {
 export interface LeaseRepository {
   /** Every lease, for the DHCP server to load into memory at start. */
   all(): Promise<LeaseRecord[]>;
+  /** The lease on one address, if any. */
+  get(ip: string): Promise<LeaseRecord | undefined>;
   /**
    * Writes many leases in one transaction (group commit: the server batches the leases of many
    * packets, commits once, then sends their ACKs). Replaces any lease with the same ip.

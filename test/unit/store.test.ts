@@ -143,6 +143,8 @@ describe('sqlite store', () => {
     const again = openSqliteStore({ dir });
     const all = await again.leases.all();
     assert.deepEqual(all.map((l) => [l.ip, l.state, l.hostname, l.clientId]), [['10.0.0.10', 'bound', null, null], ['10.0.0.11', 'bound', 'n02', '01aabbccddee02']]);
+    assert.equal((await again.leases.get('10.0.0.11'))?.hostname, 'n02');
+    assert.equal(await again.leases.get('10.0.0.99'), undefined);
     await again.transaction(async (tx) => {
       await tx.leases.upsertMany([lease('10.0.0.12', 'aa:bb:cc:dd:ee:03')]);
       await tx.leases.remove(['10.0.0.10']);

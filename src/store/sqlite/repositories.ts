@@ -221,6 +221,7 @@ function leaseFromRow(r: Row): LeaseRecord {
 
 function leases(db: Database): LeaseRepository {
   const all = db.prepare('SELECT * FROM dhcp_leases ORDER BY ip');
+  const get = db.prepare('SELECT * FROM dhcp_leases WHERE ip = ?');
   const upsert = db.prepare(`
     INSERT OR REPLACE INTO dhcp_leases (ip, mac, client_id, hostname, subnet, state, expires_at, updated_at)
     VALUES (@ip, @mac, @clientId, @hostname, @subnet, @state, @expiresAt, @updatedAt)`);
@@ -236,6 +237,10 @@ function leases(db: Database): LeaseRepository {
   return {
     async all() {
       return (all.all() as Row[]).map(leaseFromRow);
+    },
+    async get(ip) {
+      const row = get.get(ip) as Row | undefined;
+      return row ? leaseFromRow(row) : undefined;
     },
     async upsertMany(rows) {
       // Inside store.transaction() the connection is already in a transaction; better-sqlite3
