@@ -54,7 +54,18 @@ const SAMPLE = {
  * so a template that does not parse or names a variable that does not exist stops the start with
  * its file and line instead of failing a node at boot time.
  */
+type Rendered = RenderedConfig | { kind: ConfigKind; text: undefined; why: string[] };
+interface Found {
+  node: NodeRecord;
+  rendered: Rendered;
+}
+
+/** Enough for every node of a large estate under every name it asks for; past it, start over. */
+const MAX_CACHED_ANSWERS = 50_000;
+
 export class BootConfigs {
+  private readonly cache = new Map<string, { found: Found | undefined }>();
+  private cacheGeneration = -1;
   private readonly templates = new Map<string, Template[]>();
   private readonly engine = new Liquid({ strictVariables: true, strictFilters: true, ownPropertyOnly: true });
 
@@ -89,7 +100,7 @@ export class BootConfigs {
   }
 
   /** Renders what a node gets now for a loader kind, or undefined (with why) when it gets nothing. */
-  async render(kind: ConfigKind, node: NodeRecord): Promise<RenderedConfig | { kind: ConfigKind; text: undefined; why: string[] }> {
+  async render(kind: ConfigKind, node: NodeRecord): Promise<Rendered> {
     const why: string[] = [`node ${node.name} is set to ${node.bootAction}`];
     const mac = node.nics.find((n) => n.install)?.mac ?? node.nics[0]?.mac ?? '';
     const base = { node: { name: node.name, ip: node.ip, groups: node.groups, attrs: node.attrs }, mac: macDashed(mac) };
@@ -145,22 +156,18 @@ export class BootConfigs {
    */
   async forTftp(filename: string, client: { address: string }): Promise<Buffer | undefined> {
     const name = filename.replace(/^\/+/, '');
-    let kind: ConfigKind | undefined;
-    let node: NodeRecord | undefined;
     const macForm = /^(?:pxelinux\.cfg\/|(?:.*\/)?grub\.cfg-)01-([0-9a-f]{2}(?:-[0-9a-f]{2}){5})$/i.exec(name);
-    if (macForm) {
-      kind = name.startsWith('pxelinux.cfg/') ? 'pxelinux' : 'grub';
-      const mac = normaliseMac(macForm[1]!);
-      node = mac ? await this.deps.store.nodes.byMac(mac) : undefined;
-    } else {
-      const hex = /^pxelinux\.cfg\/([0-9A-F]{8})$/i.exec(name);
-      if (hex) {
-        kind = 'pxelinux';
-        node = await this.deps.store.nodes.byIp(intToIp(parseInt(hex[1]!, 16)));
-      }
-    }
-    if (!kind || !node) return undefined;
-    const rendered = await this.render(kind, node);
+    const hex = macForm ? undefined : /^pxelinux\.cfg\/([0-9A-F]{8})$/i.exec(name);
+    if (!macForm && !hex) return undefined;
+    const kind: ConfigKind = name.startsWith('pxelinux.cfg/') ? 'pxelinux' : 'grub';
+    const mac = macForm ? normaliseMac(macForm[1]!) : undefined;
+    if (macForm && !mac) return undefined;
+    const found = await this.cached(`${kind} ${mac ?? hex![1]!.toUpperCase()}`, async () => {
+      const node = mac ? await this.deps.store.nodes.byMac(mac) : await this.deps.store.nodes.byIp(intToIp(parseInt(hex![1]!, 16)));
+      return node ? { node, rendered: await this.render(kind, node) } : undefined;
+    });
+    if (!found) return undefined;
+    const { node, rendered } = found;
     if (rendered.text === undefined) {
       this.deps.log.warn({ node: node.name, file: name, client: client.address, why: rendered.why }, 'no boot config for node');
       return undefined;
@@ -172,12 +179,38 @@ export class BootConfigs {
   /** The iPXE script for `/boot/ipxe/<mac>`. */
   async forIpxe(mac: string, client: { address: string }): Promise<string | undefined> {
     const canon = normaliseMac(mac);
-    const node = canon ? await this.deps.store.nodes.byMac(canon) : undefined;
-    if (!node) return undefined;
-    const rendered = await this.render('ipxe', node);
-    if (rendered.text === undefined) return undefined;
-    await this.noteContact(node, `HTTP /boot/ipxe/${mac}`, client.address);
-    return rendered.text;
+    if (!canon) return undefined;
+    const found = await this.cached(`ipxe ${canon}`, async () => {
+      const node = await this.deps.store.nodes.byMac(canon);
+      return node ? { node, rendered: await this.render('ipxe', node) } : undefined;
+    });
+    if (!found || found.rendered.text === undefined) return undefined;
+    await this.noteContact(found.node, `HTTP /boot/ipxe/${mac}`, client.address);
+    return found.rendered.text;
+  }
+
+  /**
+   * Rendering costs far more than serving (store lookups, secrets, the template): in a boot storm
+   * every node fetches its config several times. So answers are kept under the store's boot
+   * generation, which any change to nodes, NICs, distros or secrets bumps, from this process or
+   * the CLI's: one cheap read per request decides whether the kept answer is still the truth.
+   * Unknown names are kept too (pxelinux asks for a dozen names that do not exist per boot).
+   */
+  private async cached(key: string, compute: () => Promise<Found | undefined>): Promise<Found | undefined> {
+    const generation = await this.deps.store.bootGeneration();
+    if (generation !== this.cacheGeneration) {
+      this.cache.clear();
+      this.cacheGeneration = generation;
+    }
+    const hit = this.cache.get(key);
+    if (hit) return hit.found;
+    const found = await compute();
+    // Computed from a store that may have moved on meanwhile: keep it only if nothing changed.
+    if ((await this.deps.store.bootGeneration()) === generation) {
+      if (this.cache.size >= MAX_CACHED_ANSWERS) this.cache.clear();
+      this.cache.set(key, { found });
+    }
+    return found;
   }
 
   /** A node that fetches its install config has started installing: that is the first sign. */

@@ -177,5 +177,10 @@ export interface Store extends Repositories {
   transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T>;
   /** Schema version after migrations, and a cheap liveness probe for /healthz. */
   schemaVersion(): Promise<number>;
+  /**
+   * Changes whenever nodes, NICs, distros or secrets change, in any process sharing the store:
+   * what a cache of rendered boot configs must be checked against before it is trusted.
+   */
+  bootGeneration(): Promise<number>;
   close(): Promise<void>;
 }

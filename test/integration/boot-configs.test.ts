@@ -116,4 +116,37 @@ describe('boot configs', () => {
       await store.close();
     }
   });
+
+  it('answers kept between requests follow every change, also one made by another process', async () => {
+    const { dir, store, services, configs } = await setup();
+    // The CLI's view: a second connection to the same SQLite file, as `rhevboot nodeset` has.
+    const cli = openSqliteStore({ dir });
+    const cliServices = createServices(loadConfig({ env: { RHEVBOOT_STATE_DIR: dir, RHEVBOOT_DHCP_SUBNETS: JSON.stringify([{ subnet: '10.1.0.0/24' }]) } }).config, cli, createCliLogger('silent'));
+    try {
+      await services.nodes.nodeset('n1', 'install');
+      const mac = '52-54-00-12-34-56';
+      const install = await configs.forIpxe(mac, { address: '10.1.0.11' });
+      assert.match(install!, /^kernel /m);
+      assert.equal(await configs.forIpxe(mac, { address: '10.1.0.11' }), install, 'the same answer while nothing changed');
+
+      await cliServices.nodes.nodeset('n1', 'local');
+      assert.match((await configs.forIpxe(mac, { address: '10.1.0.11' }))!, /^exit/m, 'a nodeset from the CLI is seen at the next request');
+      assert.match((await configs.forTftp(`pxelinux.cfg/01-${mac}`, { address: '10.1.0.11' }))!.toString(), /LOCALBOOT 0/);
+
+      await cliServices.nodes.nodeset('n1', 'install');
+      await cli.secrets.set(SECRET_ADMIN_PASSWORD, encrypt('changed', '$6$zzzzzzzz'));
+      assert.match((await configs.forIpxe(mac, { address: '10.1.0.11' }))!, /adminpw=\$6\$zzzzzzzz\$/, 'a secret changed elsewhere is used at once');
+
+      assert.equal(await configs.forIpxe('52:54:00:99:99:99', { address: '10.1.0.99' }), undefined);
+      await cliServices.nodes.add([{ name: 'n2', macs: ['52:54:00:99:99:99'], distro: 'rhevh6.5', manager: 'm' }]);
+      await cliServices.nodes.nodeset('n2', 'install');
+      assert.match((await configs.forIpxe('52:54:00:99:99:99', { address: '10.1.0.99' }))!, /hostname=n2/, 'an unknown MAC kept as unknown becomes known when the node is added');
+
+      await cliServices.nodes.remove('n2');
+      assert.equal(await configs.forIpxe('52:54:00:99:99:99', { address: '10.1.0.99' }), undefined, 'a removed node gets nothing');
+    } finally {
+      await cli.close();
+      await store.close();
+    }
+  });
 });

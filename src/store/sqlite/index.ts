@@ -85,6 +85,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   }
 
   const raw = sqliteRepositories(db);
+  const bootGeneration = db.prepare('SELECT value FROM boot_generation WHERE id = 1').pluck();
   const mutex = new Mutex();
   let closed = false;
 
@@ -111,6 +112,9 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     },
     async schemaVersion() {
       return mutex.run(() => (db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations').get() as { v: number }).v);
+    },
+    async bootGeneration() {
+      return mutex.run(() => bootGeneration.get() as number);
     },
     async close() {
       if (closed) return;

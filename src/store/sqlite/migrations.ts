@@ -137,4 +137,31 @@ export const MIGRATIONS: Migration[] = [
       ALTER TABLE nodes ADD COLUMN trigger_token TEXT;
     `,
   },
+  {
+    version: 5,
+    name: 'boot generation',
+    sql: `
+      -- One number that changes whenever anything a boot config is rendered from changes (nodes,
+      -- their NICs, distros, secrets), from whichever process wrote it (the CLI writes next to a
+      -- running server). The boot paths cache rendered configs under it and check it per request:
+      -- cheap to read, and never stale. Events and leases, written per packet, do not bump it.
+      CREATE TABLE boot_generation (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        value INTEGER NOT NULL
+      ) STRICT;
+      INSERT INTO boot_generation (id, value) VALUES (1, 0);
+      CREATE TRIGGER nodes_insert_bumps_boot_generation AFTER INSERT ON nodes BEGIN UPDATE boot_generation SET value = value + 1; END;
+      CREATE TRIGGER nodes_update_bumps_boot_generation AFTER UPDATE ON nodes BEGIN UPDATE boot_generation SET value = value + 1; END;
+      CREATE TRIGGER nodes_delete_bumps_boot_generation AFTER DELETE ON nodes BEGIN UPDATE boot_generation SET value = value + 1; END;
+      CREATE TRIGGER node_nics_insert_bumps_boot_generation AFTER INSERT ON node_nics BEGIN UPDATE boot_generation SET value = value + 1; END;
+      CREATE TRIGGER node_nics_update_bumps_boot_generation AFTER UPDATE ON node_nics BEGIN UPDATE boot_generation SET value = value + 1; END;
+      CREATE TRIGGER node_nics_delete_bumps_boot_generation AFTER DELETE ON node_nics BEGIN UPDATE boot_generation SET value = value + 1; END;
+      CREATE TRIGGER distros_insert_bumps_boot_generation AFTER INSERT ON distros BEGIN UPDATE boot_generation SET value = value + 1; END;
+      CREATE TRIGGER distros_update_bumps_boot_generation AFTER UPDATE ON distros BEGIN UPDATE boot_generation SET value = value + 1; END;
+      CREATE TRIGGER distros_delete_bumps_boot_generation AFTER DELETE ON distros BEGIN UPDATE boot_generation SET value = value + 1; END;
+      CREATE TRIGGER secrets_insert_bumps_boot_generation AFTER INSERT ON secrets BEGIN UPDATE boot_generation SET value = value + 1; END;
+      CREATE TRIGGER secrets_update_bumps_boot_generation AFTER UPDATE ON secrets BEGIN UPDATE boot_generation SET value = value + 1; END;
+      CREATE TRIGGER secrets_delete_bumps_boot_generation AFTER DELETE ON secrets BEGIN UPDATE boot_generation SET value = value + 1; END;
+    `,
+  },
 ];
