@@ -4,6 +4,8 @@ import { VERSION } from '../version.js';
 import { configCommand } from './commands/config.js';
 import { copycdsCommand } from './commands/copycds.js';
 import { distroCommand } from './commands/distro.js';
+import { eventsCommand } from './commands/events.js';
+import { groupCommand } from './commands/group.js';
 import { nodeCommand } from './commands/node.js';
 import { previewCommand } from './commands/preview.js';
 import { secretCommand } from './commands/secret.js';
@@ -24,7 +26,9 @@ export function buildProgram(): Command {
   copycdsCommand(program, globals);
   distroCommand(program, globals);
   nodeCommand(program, globals);
+  groupCommand(program, globals);
   previewCommand(program, globals);
+  eventsCommand(program, globals);
   secretCommand(program, globals);
   tokenCommand(program, globals);
   configCommand(program, globals);

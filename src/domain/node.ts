@@ -94,6 +94,13 @@ export function validateNodeName(name: string): string | undefined {
 
 const GROUP = /^[a-z0-9][a-z0-9_.-]{0,63}$/i;
 
+/** Why a group name cannot be used, or undefined. `all` is the noderange for every node. */
+export function validateGroupName(name: string): string | undefined {
+  if (!GROUP.test(name)) return `group '${name}' must be letters, digits, '_', '.' or '-' (at most 64)`;
+  if (name.toLowerCase() === 'all') return "group 'all' is reserved: it means every node";
+  return undefined;
+}
+
 /**
  * Normalises an admin's input into the fields of a node, or throws NodeValidationError naming the
  * field. `subnets` are the networks node addresses must fall in (the DHCP subnets); when none are
@@ -130,7 +137,10 @@ export function normaliseNodeInput(input: NodeInput, subnets: Cidr[]): Omit<Node
     out.ip = null;
   }
   if (input.groups !== undefined) {
-    for (const g of input.groups) if (!GROUP.test(g)) throw new NodeValidationError('groups', `group '${g}' must be letters, digits, '_', '.' or '-'`);
+    for (const g of input.groups) {
+      const problem = validateGroupName(g);
+      if (problem) throw new NodeValidationError('groups', problem);
+    }
     out.groups = [...new Set(input.groups)];
   }
   for (const key of ['distro', 'manager', 'cluster'] as const) {

@@ -9,6 +9,7 @@ import { bootFileRoutes, type BootFileRoots } from './routes/boot-files.js';
 import { installErrorHandlers } from './errors.js';
 import { distroRoutes } from './routes/distros.js';
 import { eventRoutes } from './routes/events.js';
+import { groupRoutes } from './routes/groups.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { nodeRoutes } from './routes/nodes.js';
@@ -63,6 +64,7 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
       api.get('/version', { schema: { response: { 200: { type: 'object', properties: { version: { type: 'string' } } } } } }, () => ({ version: VERSION }));
       distroRoutes(api, opts.services);
       nodeRoutes(api, opts.services);
+      groupRoutes(api, opts.services);
       jobRoutes(api, opts.store);
       eventRoutes(api, opts.services.events);
     },

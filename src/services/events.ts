@@ -17,4 +17,9 @@ export class EventService {
   list(filter: Parameters<Repositories['events']['list']>[0]): Promise<EventRecord[]> {
     return this.repos.events.list(filter);
   }
+
+  /** The most recent events matching the filter, oldest first: what an admin reads first. */
+  latest(filter: Omit<NonNullable<Parameters<Repositories['events']['list']>[0]>, 'latest' | 'afterId'>): Promise<EventRecord[]> {
+    return this.repos.events.list({ ...filter, latest: true });
+  }
 }

@@ -7,6 +7,7 @@ import type { Store } from '../store/store.js';
 import { BackgroundWork } from './background.js';
 import { EventService } from './events.js';
 import { JobService } from './jobs.js';
+import { GroupService } from './groups.js';
 import { NodeService } from './nodes.js';
 import { BootConfigs } from './boot-configs.js';
 import { ProvisioningBooter } from './booter.js';
@@ -21,6 +22,7 @@ export interface Services {
   jobs: JobService;
   media: MediaService;
   nodes: NodeService;
+  groups: GroupService;
   booter: ProvisioningBooter;
   configs: BootConfigs;
   preview: PreviewService;
@@ -66,6 +68,7 @@ export function createServices(config: Config, store: Store, log: Logger, opts: 
     jobs,
     media,
     nodes,
+    groups: new GroupService(store, nodes, events),
     booter,
     configs,
     preview: new PreviewService({ nodes, booter, configs, httpBase }),

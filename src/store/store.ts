@@ -140,7 +140,8 @@ export interface DistroRepository {
 
 export interface EventRepository {
   append(event: NewEvent): Promise<EventRecord>;
-  list(filter?: { subjectType?: string; subject?: string; kindPrefix?: string; afterId?: number; limit?: number }): Promise<EventRecord[]>;
+  /** Oldest first; with `latest`, the last `limit` events (still oldest first). */
+  list(filter?: { subjectType?: string; subject?: string; kindPrefix?: string; afterId?: number; limit?: number; latest?: boolean }): Promise<EventRecord[]>;
 }
 
 export interface JobRepository {

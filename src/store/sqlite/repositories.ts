@@ -100,8 +100,9 @@ function events(db: Database): EventRepository {
       if (filter.subject) (where.push('subject = ?'), args.push(filter.subject));
       if (filter.kindPrefix) (where.push("kind LIKE ? ESCAPE '\\'"), args.push(filter.kindPrefix.replace(/[\\%_]/g, '\\$&') + '%'));
       if (filter.afterId !== undefined) (where.push('id > ?'), args.push(filter.afterId));
-      const sql = `SELECT * FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id LIMIT ?`;
-      return (db.prepare(sql).all(...args, filter.limit ?? 1000) as Row[]).map(eventFromRow);
+      const sql = `SELECT * FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id ${filter.latest ? 'DESC' : ''} LIMIT ?`;
+      const rows = (db.prepare(sql).all(...args, filter.limit ?? 1000) as Row[]).map(eventFromRow);
+      return filter.latest ? rows.reverse() : rows;
     },
   };
 }
