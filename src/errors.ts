@@ -16,7 +16,16 @@ export type ErrorCode =
   | 'RB_ERR_ISO_UNSUPPORTED'
   | 'RB_ERR_CPIO'
   | 'RB_ERR_NOT_DISTRO'
-  | 'RB_ERR_IMPORT';
+  | 'RB_ERR_IMPORT'
+  // The RHEV-M client's (src/rhevm/errors.ts says what each means).
+  | 'RB_ERR_RHEVM_FAULT'
+  | 'RB_ERR_RHEVM_AUTH'
+  | 'RB_ERR_RHEVM_TLS'
+  | 'RB_ERR_RHEVM_UNREACHABLE'
+  | 'RB_ERR_RHEVM_TIMEOUT'
+  | 'RB_ERR_RHEVM_PROTOCOL'
+  | 'RB_ERR_RHEVM_ABORTED'
+  | 'RB_ERR_RHEVM_STATE';
 
 export class RhevbootError extends Error {
   readonly code: ErrorCode;
@@ -51,6 +60,16 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'RB_ERR_ISO_HOSTILE':
     case 'RB_ERR_ISO_UNSUPPORTED':
       return 400;
+    // The engine behind us failed or refused: the appliance is a gateway to it.
+    case 'RB_ERR_RHEVM_FAULT':
+    case 'RB_ERR_RHEVM_AUTH':
+    case 'RB_ERR_RHEVM_TLS':
+    case 'RB_ERR_RHEVM_UNREACHABLE':
+    case 'RB_ERR_RHEVM_PROTOCOL':
+    case 'RB_ERR_RHEVM_STATE':
+      return 502;
+    case 'RB_ERR_RHEVM_TIMEOUT':
+      return 504;
     default:
       return 500;
   }

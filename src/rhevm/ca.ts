@@ -1,0 +1,90 @@
+/**
+ * Fetching the engine's CA for pinning (ovirt-api.md §2.4) — the first step of
+ * `rhevboot rhevm test`. The CA is downloaded unauthenticated from the engine's pki-resource URL
+ * (legacy `/ca.crt` on 3.x), and its fingerprint is shown to the admin, who pins it only after
+ * comparing (or by passing `--fingerprint`). Over plain http the download itself proves nothing;
+ * the admin's comparison is what makes the pin trustworthy, and from then on every API call is
+ * verified against it (transport.ts). Over https the download is verified with the system store.
+ */
+import { X509Certificate, createHash } from 'node:crypto';
+import { request } from 'undici';
+import { RhevmError } from './errors.js';
+
+export const PKI_CA_PATH = '/ovirt-engine/services/pki-resource?resource=ca-certificate&format=X509-PEM-CA';
+export const LEGACY_CA_PATH = '/ca.crt';
+
+export interface EngineCa {
+  /** The CA certificate, PEM (first certificate only). */
+  pem: string;
+  /** SHA-256 of the DER, `AB:CD:…` — what the admin compares and what is pinned. */
+  sha256: string;
+  /** SHA-1 of the DER, `AB:CD:…` — the form RHEV-H's `management_server_fingerprint=` expects (§8.1). */
+  sha1: string;
+  subject: string;
+  notAfter: string;
+  /** Where it came from. */
+  url: string;
+}
+
+const PEM_RE = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----/;
+
+function colonHex(buf: Buffer): string {
+  return buf
+    .toString('hex')
+    .toUpperCase()
+    .replace(/(..)(?!$)/g, '$1:');
+}
+
+/** Parse a CA PEM and compute its fingerprints; refuses non-certificates and non-CA certificates. */
+export function describeCa(pem: string, url = ''): EngineCa {
+  const m = PEM_RE.exec(pem);
+  if (!m) throw new RhevmError('RB_ERR_RHEVM_PROTOCOL', 'engine CA reply holds no PEM certificate', { path: url });
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(m[0]);
+  } catch (err) {
+    throw new RhevmError('RB_ERR_RHEVM_PROTOCOL', `engine CA certificate unreadable: ${(err as Error).message}`, { path: url });
+  }
+  if (!cert.ca) throw new RhevmError('RB_ERR_RHEVM_PROTOCOL', 'the certificate the engine served is not a CA certificate', { path: url });
+  return {
+    pem: m[0].trim() + '\n',
+    sha256: colonHex(createHash('sha256').update(cert.raw).digest()),
+    sha1: colonHex(createHash('sha1').update(cert.raw).digest()),
+    subject: cert.subject,
+    notAfter: cert.validTo,
+    url,
+  };
+}
+
+/** Compare fingerprints in any common spelling (colons or not, any case). */
+export function sameFingerprint(a: string, b: string): boolean {
+  const n = (s: string) => s.replace(/[^0-9a-f]/gi, '').toLowerCase();
+  return n(a) !== '' && n(a) === n(b);
+}
+
+/**
+ * Download the engine CA from `<origin>/ovirt-engine/services/pki-resource?…`, falling back to
+ * the 3.x `/ca.crt` when the first answers 404. `engineUrl` may be the API URL; only its origin is used.
+ */
+export async function fetchEngineCa(engineUrl: string, opts: { timeoutMs?: number; signal?: AbortSignal; caUrl?: string } = {}): Promise<EngineCa> {
+  const origin = new URL(engineUrl).origin;
+  const urls = opts.caUrl ? [opts.caUrl] : [origin + PKI_CA_PATH, origin + LEGACY_CA_PATH];
+  let last = '';
+  for (const url of urls) {
+    const timeout = AbortSignal.timeout(opts.timeoutMs ?? 15_000);
+    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    let status: number;
+    let body: string;
+    try {
+      const res = await request(url, { method: 'GET', headers: { Accept: 'application/x-x509-ca-cert, */*' }, signal });
+      status = res.statusCode;
+      body = status === 200 ? await res.body.text() : (await res.body.dump(), '');
+    } catch (err) {
+      throw new RhevmError('RB_ERR_RHEVM_UNREACHABLE', `cannot fetch the engine CA from ${url}: ${(err as Error).message}`, { path: url }, { cause: err });
+    }
+    if (status === 200) return describeCa(body.slice(0, 1 << 20), url);
+    last = `${url} answered HTTP ${status}`;
+    if (status !== 404) break;
+  }
+  throw new RhevmError('RB_ERR_RHEVM_PROTOCOL', `engine CA not available: ${last}`, {});
+}

@@ -1,0 +1,538 @@
+/**
+ * Model → request bodies, for both dialects (ovirt-api.md §4.1 v4, §4.2 v3).
+ *
+ * Each builder writes the same logical request; the `Dialect` decides the spelling of the few
+ * structures that differ (versions, CPU type and topology, OS and boot order, MAC, IP, options,
+ * status). Element order follows the engine's examples, although the engine does not depend on it.
+ */
+import type { ApiVersion } from './model.js';
+import { node, textNode, toXml, type XNode } from './xml.js';
+
+/** Reference on input: by id (preferred, unambiguous) or by name (§4.1). */
+export interface RefSpec {
+  id?: string;
+  name?: string;
+}
+
+export interface VersionSpec {
+  major: number;
+  minor: number;
+}
+
+export interface DataCenterSpec {
+  name: string;
+  description?: string;
+  local?: boolean;
+  /** v3.0/3.1 mandatory (§7.2); ignored by v4 engines. */
+  storageType?: string;
+  storageFormat?: string;
+  version?: VersionSpec;
+}
+
+export interface ClusterSpec {
+  name: string;
+  dataCenter: RefSpec;
+  description?: string;
+  cpuType?: string;
+  version?: VersionSpec;
+}
+
+export interface PowerManagementSpec {
+  enabled: boolean;
+  /** fence agent type, e.g. ipmilan */
+  type?: string;
+  address?: string;
+  username?: string;
+  password?: string;
+  options?: Record<string, string>;
+}
+
+export interface HostSpec {
+  name: string;
+  address: string;
+  rootPassword?: string;
+  cluster?: RefSpec;
+  port?: number;
+  description?: string;
+  powerManagement?: PowerManagementSpec;
+}
+
+export type HostUpdateSpec = Partial<Omit<HostSpec, 'rootPassword'>>;
+
+export interface NetworkSpec {
+  name: string;
+  dataCenter: RefSpec;
+  description?: string;
+  vlanId?: number;
+  mtu?: number;
+  stp?: boolean;
+  /** vm, display, migration, management … */
+  usages?: string[];
+}
+
+export interface ClusterNetworkSpec {
+  network: RefSpec;
+  required?: boolean;
+  usages?: string[];
+}
+
+export interface LogicalUnitSpec {
+  id: string;
+  address?: string;
+  port?: number;
+  target?: string;
+}
+
+export interface StorageDomainSpec {
+  name: string;
+  /** data | iso | export */
+  type: string;
+  /** The host that creates the domain (must be up, §7.5). */
+  host: RefSpec;
+  storage: {
+    type: string;
+    address?: string;
+    path?: string;
+    nfsVersion?: string;
+    mountOptions?: string;
+    logicalUnits?: LogicalUnitSpec[];
+  };
+  description?: string;
+  storageFormat?: string;
+}
+
+export interface TemplateSpec {
+  name: string;
+  vm: RefSpec;
+  description?: string;
+}
+
+export interface VmSpec {
+  name: string;
+  cluster: RefSpec;
+  /** Defaults to Blank in the facade (§7.7: v4 requires a template). */
+  template?: RefSpec;
+  description?: string;
+  /** bytes */
+  memory?: number;
+  type?: string;
+  cpu?: { sockets?: number; cores?: number; threads?: number };
+  os?: { type?: string; boot?: string[] };
+  display?: { type: string };
+  placement?: { hosts?: RefSpec[]; affinity?: string };
+  highAvailability?: boolean;
+  stateless?: boolean;
+  /** v3 only in the body (`<disks><clone>true</clone></disks>`); v4 uses `?clone=true` (§7.7). */
+  cloneDisks?: boolean;
+}
+
+export type VmUpdateSpec = Partial<Omit<VmSpec, 'cloneDisks'>>;
+
+export interface VmNicSpec {
+  name: string;
+  interface?: string;
+  /** v3 attaches a NIC to a network directly. */
+  network?: RefSpec;
+  /** v4 attaches a NIC to a vNIC profile (§7.7). */
+  vnicProfile?: RefSpec;
+  mac?: string;
+}
+
+export interface DiskSpec {
+  name?: string;
+  description?: string;
+  /** bytes */
+  size: number;
+  format?: string;
+  interface?: string;
+  bootable?: boolean;
+  sparse?: boolean;
+  storageDomain: RefSpec;
+}
+
+export interface IpSpec {
+  address?: string;
+  netmask?: string;
+  gateway?: string;
+}
+
+export interface NetworkAttachmentSpec {
+  network: RefSpec;
+  hostNic: RefSpec;
+  /** static | dhcp | none */
+  bootProtocol?: string;
+  ip?: IpSpec;
+  nameServers?: string[];
+}
+
+export interface BondSpec {
+  name: string;
+  options?: Record<string, string>;
+  slaves: RefSpec[];
+}
+
+export interface SetupNetworksSpec {
+  modifiedBonds?: BondSpec[];
+  modifiedNetworkAttachments?: NetworkAttachmentSpec[];
+  removedNetworkAttachments?: RefSpec[];
+  checkConnectivity?: boolean;
+  connectivityTimeout?: number;
+  commitOnSuccess?: boolean;
+}
+
+/** Parameters of an `<action>` (§5.2); only those given are written. */
+export interface ActionParams {
+  async?: boolean;
+  force?: boolean;
+  reason?: string;
+  cluster?: RefSpec;
+  host?: RefSpec;
+  network?: RefSpec;
+  storageDomain?: RefSpec;
+  rootPassword?: string;
+  /** RHEV-H 3.x upgrade image for `install` */
+  image?: string;
+  fenceType?: string;
+  /** `start` run-once / `clone` target */
+  vm?: { name?: string; bootDevices?: string[]; host?: RefSpec };
+  ticket?: { value?: string; expiry?: number };
+  setupNetworks?: SetupNetworksSpec;
+  discardSnapshots?: boolean;
+  exclusive?: boolean;
+  activate?: boolean;
+  /** job `end` */
+  status?: string;
+}
+
+// ---- dialects ---------------------------------------------------------------------------------
+
+interface Dialect {
+  version(v: VersionSpec, name?: string): XNode;
+  cpuType(type: string): XNode;
+  topology(t: { sockets?: number; cores?: number; threads?: number }): XNode;
+  os(type: string | undefined, boot: string[] | undefined): XNode;
+  mac(address: string): XNode;
+  ip(ip: IpSpec): XNode;
+  option(name: string, value: string): XNode;
+  status(value: string): XNode;
+}
+
+function defined(o: Record<string, string | number | undefined>): [string, string][] {
+  return Object.entries(o)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => [k, String(v)]);
+}
+
+/** v3 writes scalar sub-properties as attributes (§4.2). */
+const V3: Dialect = {
+  version: (v, name = 'version') => node(name, [], { major: String(v.major), minor: String(v.minor) }),
+  cpuType: (type) => node('cpu', [], { id: type }),
+  topology: (t) => node('topology', [], Object.fromEntries(defined({ sockets: t.sockets, cores: t.cores, threads: t.threads }))),
+  os: (type, boot) => node('os', (boot ?? []).map((d) => node('boot', [], { dev: d })), type ? { type } : {}),
+  mac: (address) => node('mac', [], { address }),
+  ip: (ip) => node('ip', [], Object.fromEntries(defined({ address: ip.address, netmask: ip.netmask, gateway: ip.gateway }))),
+  option: (name, value) => node('option', [], { name, value }),
+  status: (value) => node('status', [textNode('state', value)]),
+};
+
+/** v4 writes everything but id/href as elements (§4.1). */
+const V4: Dialect = {
+  version: (v, name = 'version') => node(name, [textNode('major', v.major), textNode('minor', v.minor)]),
+  cpuType: (type) => node('cpu', [textNode('type', type)]),
+  topology: (t) => node('topology', defined({ cores: t.cores, sockets: t.sockets, threads: t.threads }).map(([k, v]) => textNode(k, v))),
+  os: (type, boot) => {
+    const kids: XNode[] = [];
+    if (boot?.length) kids.push(node('boot', [node('devices', boot.map((d) => textNode('device', d)))]));
+    if (type) kids.push(textNode('type', type));
+    return node('os', kids);
+  },
+  mac: (address) => node('mac', [textNode('address', address)]),
+  ip: (ip) => node('ip', defined({ address: ip.address, netmask: ip.netmask, gateway: ip.gateway }).map(([k, v]) => textNode(k, v))),
+  option: (name, value) => node('option', [textNode('name', name), textNode('value', value)]),
+  status: (value) => textNode('status', value),
+};
+
+export function dialect(v: ApiVersion): Dialect {
+  return v === 3 ? V3 : V4;
+}
+
+// ---- helpers ----------------------------------------------------------------------------------
+
+export function refNode(name: string, r: RefSpec): XNode {
+  if (r.id !== undefined) return node(name, [], { id: r.id });
+  return node(name, r.name !== undefined ? [textNode('name', r.name)] : []);
+}
+
+/** Push `<name>value</name>` only when the value is given. */
+function opt(kids: XNode[], name: string, value: string | number | boolean | undefined): void {
+  if (value !== undefined) kids.push(textNode(name, value));
+}
+
+// ---- entity bodies ----------------------------------------------------------------------------
+
+export function dataCenterBody(v: ApiVersion, s: DataCenterSpec): XNode {
+  const k: XNode[] = [textNode('name', s.name)];
+  opt(k, 'description', s.description);
+  opt(k, 'local', s.local);
+  if (v === 3) opt(k, 'storage_type', s.storageType);
+  opt(k, 'storage_format', s.storageFormat);
+  if (s.version) k.push(dialect(v).version(s.version));
+  return node('data_center', k);
+}
+
+export function clusterBody(v: ApiVersion, s: ClusterSpec): XNode {
+  const k: XNode[] = [textNode('name', s.name)];
+  opt(k, 'description', s.description);
+  if (s.cpuType) k.push(dialect(v).cpuType(s.cpuType));
+  k.push(refNode('data_center', s.dataCenter));
+  if (s.version) k.push(dialect(v).version(s.version));
+  return node('cluster', k);
+}
+
+export function powerManagementNode(v: ApiVersion, pm: PowerManagementSpec): XNode {
+  const d = dialect(v);
+  const k: XNode[] = [textNode('enabled', pm.enabled)];
+  // v3 carries the agent type as an attribute (`<power_management type="ipmilan">`, §4.2).
+  if (v === 4) opt(k, 'type', pm.type);
+  opt(k, 'address', pm.address);
+  opt(k, 'username', pm.username);
+  opt(k, 'password', pm.password);
+  if (pm.options && Object.keys(pm.options).length) k.push(node('options', Object.entries(pm.options).map(([n, val]) => d.option(n, val))));
+  return node('power_management', k, v === 3 && pm.type ? { type: pm.type } : {});
+}
+
+export function hostBody(v: ApiVersion, s: HostSpec): XNode {
+  const k: XNode[] = [textNode('name', s.name), textNode('address', s.address)];
+  opt(k, 'root_password', s.rootPassword);
+  opt(k, 'description', s.description);
+  if (s.cluster) k.push(refNode('cluster', s.cluster));
+  opt(k, 'port', s.port);
+  if (s.powerManagement) k.push(powerManagementNode(v, s.powerManagement));
+  return node('host', k);
+}
+
+export function hostUpdateBody(v: ApiVersion, s: HostUpdateSpec): XNode {
+  const k: XNode[] = [];
+  opt(k, 'name', s.name);
+  opt(k, 'address', s.address);
+  opt(k, 'description', s.description);
+  if (s.cluster) k.push(refNode('cluster', s.cluster));
+  opt(k, 'port', s.port);
+  if (s.powerManagement) k.push(powerManagementNode(v, s.powerManagement));
+  return node('host', k);
+}
+
+export function networkBody(_v: ApiVersion, s: NetworkSpec): XNode {
+  const k: XNode[] = [textNode('name', s.name)];
+  opt(k, 'description', s.description);
+  k.push(refNode('data_center', s.dataCenter));
+  if (s.vlanId !== undefined) k.push(node('vlan', [], { id: String(s.vlanId) }));
+  opt(k, 'mtu', s.mtu);
+  opt(k, 'stp', s.stp);
+  if (s.usages) k.push(node('usages', s.usages.map((u) => textNode('usage', u))));
+  return node('network', k);
+}
+
+export function clusterNetworkBody(_v: ApiVersion, s: ClusterNetworkSpec): XNode {
+  const n = refNode('network', s.network);
+  opt(n.children, 'required', s.required);
+  if (s.usages) n.children.push(node('usages', s.usages.map((u) => textNode('usage', u))));
+  return n;
+}
+
+export function storageDomainBody(v: ApiVersion, s: StorageDomainSpec): XNode {
+  const st = s.storage;
+  const sk: XNode[] = [textNode('type', st.type)];
+  opt(sk, 'address', st.address);
+  opt(sk, 'path', st.path);
+  opt(sk, 'nfs_version', st.nfsVersion);
+  opt(sk, 'mount_options', st.mountOptions);
+  if (st.logicalUnits?.length) {
+    const luns = st.logicalUnits.map((l) => {
+      const lk: XNode[] = [];
+      opt(lk, 'address', l.address);
+      opt(lk, 'port', l.port);
+      opt(lk, 'target', l.target);
+      return node('logical_unit', lk, { id: l.id });
+    });
+    // v4 wraps LUNs in <logical_units>; v3 lists them directly (§7.5).
+    if (v === 4) sk.push(node('logical_units', luns));
+    else sk.push(...luns);
+  }
+  const k: XNode[] = [textNode('name', s.name), textNode('type', s.type)];
+  opt(k, 'description', s.description);
+  k.push(node('storage', sk));
+  opt(k, 'storage_format', s.storageFormat);
+  k.push(refNode('host', s.host));
+  return node('storage_domain', k);
+}
+
+export function templateBody(_v: ApiVersion, s: TemplateSpec): XNode {
+  const k: XNode[] = [textNode('name', s.name)];
+  opt(k, 'description', s.description);
+  k.push(refNode('vm', s.vm));
+  return node('template', k);
+}
+
+export function vmBody(v: ApiVersion, s: VmUpdateSpec & { cloneDisks?: boolean }): XNode {
+  const d = dialect(v);
+  const k: XNode[] = [];
+  opt(k, 'name', s.name);
+  opt(k, 'description', s.description);
+  if (s.cluster) k.push(refNode('cluster', s.cluster));
+  if (s.template) k.push(refNode('template', s.template));
+  opt(k, 'memory', s.memory);
+  if (s.cpu) k.push(node('cpu', [d.topology(s.cpu)]));
+  if (s.os && (s.os.type || s.os.boot?.length)) k.push(d.os(s.os.type, s.os.boot));
+  opt(k, 'type', s.type);
+  if (s.display) k.push(node('display', [textNode('type', s.display.type)]));
+  if (s.placement) {
+    const pk: XNode[] = [];
+    opt(pk, 'affinity', s.placement.affinity);
+    const hosts = s.placement.hosts ?? [];
+    // v3 has a single <host>; v4 a <hosts> list (§7.7, v3 schema VmPlacementPolicy).
+    if (v === 3 && hosts[0]) pk.push(refNode('host', hosts[0]));
+    if (v === 4 && hosts.length) pk.push(node('hosts', hosts.map((h) => refNode('host', h))));
+    k.push(node('placement_policy', pk));
+  }
+  if (s.highAvailability !== undefined) k.push(node('high_availability', [textNode('enabled', s.highAvailability)]));
+  opt(k, 'stateless', s.stateless);
+  if (v === 3 && s.cloneDisks) k.push(node('disks', [textNode('clone', true)]));
+  return node('vm', k);
+}
+
+export function vmNicBody(v: ApiVersion, s: VmNicSpec): XNode {
+  const k: XNode[] = [textNode('name', s.name)];
+  opt(k, 'interface', s.interface);
+  if (v === 3 && s.network) k.push(refNode('network', s.network));
+  if (v === 4 && s.vnicProfile) k.push(refNode('vnic_profile', s.vnicProfile));
+  if (s.mac) k.push(dialect(v).mac(s.mac));
+  return node('nic', k);
+}
+
+/** v3: `<disk>` to `/vms/{id}/disks`; v4: `<disk_attachment>` to `/vms/{id}/diskattachments` (§7.7). */
+export function diskBody(v: ApiVersion, s: DiskSpec): XNode {
+  const sd = node('storage_domains', [refNode('storage_domain', s.storageDomain)]);
+  if (v === 3) {
+    const k: XNode[] = [];
+    opt(k, 'name', s.name);
+    opt(k, 'description', s.description);
+    k.push(textNode('size', s.size));
+    opt(k, 'interface', s.interface);
+    opt(k, 'format', s.format);
+    opt(k, 'sparse', s.sparse);
+    opt(k, 'bootable', s.bootable);
+    k.push(sd);
+    return node('disk', k);
+  }
+  const dk: XNode[] = [];
+  opt(dk, 'description', s.description);
+  opt(dk, 'format', s.format);
+  opt(dk, 'name', s.name);
+  dk.push(textNode('provisioned_size', s.size));
+  opt(dk, 'sparse', s.sparse);
+  dk.push(sd);
+  const k: XNode[] = [];
+  opt(k, 'bootable', s.bootable ?? false);
+  opt(k, 'interface', s.interface ?? 'virtio');
+  k.push(textNode('active', true));
+  k.push(node('disk', dk));
+  return node('disk_attachment', k);
+}
+
+export function hostNicUpdateBody(v: ApiVersion, s: { bootProtocol?: string; ip?: IpSpec }): XNode {
+  const k: XNode[] = [];
+  opt(k, 'boot_protocol', s.bootProtocol);
+  if (s.ip) k.push(dialect(v).ip(s.ip));
+  return node('host_nic', k);
+}
+
+// ---- actions ----------------------------------------------------------------------------------
+
+function setupNetworksNodes(v: ApiVersion, s: SetupNetworksSpec): XNode[] {
+  const d = dialect(v);
+  const out: XNode[] = [];
+  if (s.modifiedBonds?.length) {
+    out.push(
+      node(
+        'modified_bonds',
+        s.modifiedBonds.map((b) => {
+          const bk: XNode[] = [];
+          if (b.options && Object.keys(b.options).length) bk.push(node('options', Object.entries(b.options).map(([n, val]) => d.option(n, val))));
+          bk.push(node('slaves', b.slaves.map((sl) => refNode('host_nic', sl))));
+          return node('host_nic', [textNode('name', b.name), node('bonding', bk)]);
+        }),
+      ),
+    );
+  }
+  if (s.modifiedNetworkAttachments?.length) {
+    out.push(
+      node(
+        'modified_network_attachments',
+        s.modifiedNetworkAttachments.map((a) => {
+          const ak: XNode[] = [refNode('network', a.network), refNode('host_nic', a.hostNic)];
+          if (a.bootProtocol) {
+            const ik: XNode[] = [textNode('assignment_method', a.bootProtocol)];
+            if (a.ip) ik.push(d.ip(a.ip));
+            ak.push(node('ip_address_assignments', [node('ip_address_assignment', ik)]));
+          }
+          if (a.nameServers?.length) {
+            ak.push(node('dns_resolver_configuration', [node('name_servers', a.nameServers.map((ns) => textNode('name_server', ns)))]));
+          }
+          return node('network_attachment', ak);
+        }),
+      ),
+    );
+  }
+  if (s.removedNetworkAttachments?.length) {
+    out.push(node('removed_network_attachments', s.removedNetworkAttachments.map((r) => refNode('network_attachment', r))));
+  }
+  opt(out, 'check_connectivity', s.checkConnectivity);
+  opt(out, 'connectivity_timeout', s.connectivityTimeout);
+  opt(out, 'commit_on_success', s.commitOnSuccess);
+  return out;
+}
+
+/** The `<action>` envelope (§5.2): `<action/>` when there are no parameters. */
+export function actionBody(v: ApiVersion, p: ActionParams = {}): XNode {
+  const d = dialect(v);
+  const k: XNode[] = [];
+  if (p.setupNetworks) k.push(...setupNetworksNodes(v, p.setupNetworks));
+  if (p.cluster) k.push(refNode('cluster', p.cluster));
+  if (p.host) k.push(refNode('host', p.host));
+  if (p.network) k.push(refNode('network', p.network));
+  if (p.storageDomain) k.push(refNode('storage_domain', p.storageDomain));
+  opt(k, 'root_password', p.rootPassword);
+  opt(k, 'image', p.image);
+  opt(k, 'fence_type', p.fenceType);
+  if (p.vm) {
+    const vk: XNode[] = [];
+    opt(vk, 'name', p.vm.name);
+    if (p.vm.bootDevices?.length) vk.push(d.os(undefined, p.vm.bootDevices));
+    if (p.vm.host) vk.push(node('placement_policy', v === 3 ? [refNode('host', p.vm.host)] : [node('hosts', [refNode('host', p.vm.host)])]));
+    k.push(node('vm', vk));
+  }
+  if (p.ticket) {
+    const tk: XNode[] = [];
+    opt(tk, 'value', p.ticket.value);
+    opt(tk, 'expiry', p.ticket.expiry);
+    k.push(node('ticket', tk));
+  }
+  opt(k, 'discard_snapshots', p.discardSnapshots);
+  opt(k, 'exclusive', p.exclusive);
+  opt(k, 'activate', p.activate);
+  opt(k, 'force', p.force);
+  opt(k, 'reason', p.reason);
+  if (p.status) k.push(d.status(p.status));
+  opt(k, 'async', p.async);
+  return node('action', k);
+}
+
+/** v3 storage-domain removal body (`DELETE /storagedomains/{id}`, §7.5); v4 uses query params. */
+export function storageDomainRemoveBodyV3(host: RefSpec, format: boolean, destroy?: boolean): XNode {
+  const k: XNode[] = [refNode('host', host), textNode('format', format)];
+  opt(k, 'destroy', destroy);
+  return node('storage_domain', k);
+}
+
+export { toXml };
