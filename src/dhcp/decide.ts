@@ -3,7 +3,6 @@
  * none), where it goes, what must be persisted before it leaves, and why. No sockets, no clock:
  * the server passes `now`. The lease book is mutated in memory here; persisting is the server's.
  */
-import type { DhcpSubnetConfig } from '../config/load.js';
 import type { BootClient, BootPlan } from '../domain/boot.js';
 import type { LeaseRecord } from '../store/store.js';
 import { inCidr, intToIp, ipToInt } from '../util/ipv4.js';
@@ -92,10 +91,58 @@ export function subnetFor(book: LeaseBook, packet: DhcpPacket, serverAddress: st
   return serverAddress ? book.subnetOf(ipToInt(serverAddress)) : undefined;
 }
 
+/**
+ * Option values that are the same in every reply of a subnet (or of the server), encoded once:
+ * re-encoding them per packet was a visible share of the packet path. Replies share these
+ * buffers, so nothing may write into an option value of a reply (formatPacket only copies).
+ */
+interface SubnetWire {
+  mask: Buffer;
+  broadcast: Buffer;
+  routers?: Buffer;
+  dnsServers?: Buffer;
+  domainName?: Buffer;
+  leaseTimes: Buffer[];
+}
+
+const subnetWire = new WeakMap<Subnet, SubnetWire>();
+
+function wireOf(subnet: Subnet): SubnetWire {
+  let w = subnetWire.get(subnet);
+  if (!w) {
+    const cfg = subnet.cfg;
+    const s = cfg.leaseSeconds;
+    w = {
+      mask: ipBytes(intToIp(subnet.cidr.mask)),
+      broadcast: ipBytes(intToIp(subnet.cidr.broadcast)),
+      leaseTimes: [u32Bytes(s), u32Bytes(Math.floor(s / 2)), u32Bytes(Math.floor((s * 7) / 8))],
+    };
+    if (cfg.routers.length) w.routers = ipsBytes(cfg.routers);
+    if (cfg.dnsServers.length) w.dnsServers = ipsBytes(cfg.dnsServers);
+    if (cfg.domainName) w.domainName = strBytes(cfg.domainName);
+    subnetWire.set(subnet, w);
+  }
+  return w;
+}
+
+const MESSAGE_TYPES = new Map<number, Buffer>(Object.values(MSG).map((t) => [t, Buffer.from([t])]));
+const serverIdBytes = new Map<string, Buffer>();
+
+function serverIdOf(serverAddress: string): Buffer {
+  let b = serverIdBytes.get(serverAddress);
+  if (!b) {
+    b = ipBytes(serverAddress);
+    // One server address per process in practice; the bound keeps a test run from growing this.
+    if (serverIdBytes.size > 64) serverIdBytes.clear();
+    serverIdBytes.set(serverAddress, b);
+  }
+  return b;
+}
+
 function baseReply(req: DhcpPacket, type: number, serverAddress: string): DhcpPacket {
   const options = new Map<number, Buffer>();
-  options.set(OPT.MESSAGE_TYPE, Buffer.from([type]));
-  options.set(OPT.SERVER_ID, ipBytes(serverAddress));
+  options.set(OPT.MESSAGE_TYPE, MESSAGE_TYPES.get(type) ?? Buffer.from([type]));
+  options.set(OPT.SERVER_ID, serverIdOf(serverAddress));
   return {
     op: BOOTREPLY,
     htype: req.htype,
@@ -115,19 +162,21 @@ function baseReply(req: DhcpPacket, type: number, serverAddress: string): DhcpPa
   };
 }
 
-function addNetworkOptions(reply: DhcpPacket, cfg: DhcpSubnetConfig, subnet: Subnet): void {
+function addNetworkOptions(reply: DhcpPacket, subnet: Subnet): void {
   const o = reply.options;
-  o.set(OPT.SUBNET_MASK, ipBytes(intToIp(subnet.cidr.mask)));
-  o.set(OPT.BROADCAST, ipBytes(intToIp(subnet.cidr.broadcast)));
-  if (cfg.routers.length) o.set(OPT.ROUTERS, ipsBytes(cfg.routers));
-  if (cfg.dnsServers.length) o.set(OPT.DNS_SERVERS, ipsBytes(cfg.dnsServers));
-  if (cfg.domainName) o.set(OPT.DOMAIN_NAME, strBytes(cfg.domainName));
+  const w = wireOf(subnet);
+  o.set(OPT.SUBNET_MASK, w.mask);
+  o.set(OPT.BROADCAST, w.broadcast);
+  if (w.routers) o.set(OPT.ROUTERS, w.routers);
+  if (w.dnsServers) o.set(OPT.DNS_SERVERS, w.dnsServers);
+  if (w.domainName) o.set(OPT.DOMAIN_NAME, w.domainName);
 }
 
-function addLeaseTimes(reply: DhcpPacket, seconds: number): void {
-  reply.options.set(OPT.LEASE_TIME, u32Bytes(seconds));
-  reply.options.set(OPT.RENEWAL_TIME, u32Bytes(Math.floor(seconds / 2)));
-  reply.options.set(OPT.REBINDING_TIME, u32Bytes(Math.floor((seconds * 7) / 8)));
+function addLeaseTimes(reply: DhcpPacket, subnet: Subnet): void {
+  const [lease, renewal, rebinding] = wireOf(subnet).leaseTimes;
+  reply.options.set(OPT.LEASE_TIME, lease!);
+  reply.options.set(OPT.RENEWAL_TIME, renewal!);
+  reply.options.set(OPT.REBINDING_TIME, rebinding!);
 }
 
 /**
@@ -239,20 +288,12 @@ function decideFull(r: Request, plan: BootPlan | undefined, ctx: DecideContext):
     // RFC 2131 §4.3.5: configuration only, no lease, no yiaddr; ciaddr is the client's.
     const reply = baseReply(r.packet, MSG.ACK, ctx.serverAddress);
     reply.ciaddr = r.packet.ciaddr;
-    addNetworkOptions(reply, subnet.cfg, subnet);
+    addNetworkOptions(reply, subnet);
     if (boot) addBoot(reply, r, plan, ctx.serverAddress);
     echoRelay(reply, r);
     return { reply, outcome: 'inform-ack', reason: 'configuration for an already configured client' };
   }
 
-  const finish = (reply: DhcpPacket, ip: number): void => {
-    reply.yiaddr = intToIp(ip);
-    addLeaseTimes(reply, subnet.cfg.leaseSeconds);
-    addNetworkOptions(reply, subnet.cfg, subnet);
-    if (plan.node) reply.options.set(OPT.HOSTNAME, strBytes(plan.node.hostname));
-    if (boot) addBoot(reply, r, plan, ctx.serverAddress);
-    echoRelay(reply, r);
-  };
 
   if (type === MSG.DISCOVER) {
     const requested = r.t.requestedIp ? ipToInt(r.t.requestedIp) : undefined;
@@ -260,7 +301,7 @@ function decideFull(r: Request, plan: BootPlan | undefined, ctx: DecideContext):
     if (!pick.ok) return none('no-address', pick.reason);
     book.offer(subnet, r.mac, pick.ip, now);
     const reply = baseReply(r.packet, MSG.OFFER, ctx.serverAddress);
-    finish(reply, pick.ip);
+    finishLease(reply, pick.ip, r, plan, subnet, boot, ctx.serverAddress);
     return { reply, outcome: 'offer', reason: reserved !== undefined ? 'reservation' : 'pool', ip: intToIp(pick.ip) };
   }
 
@@ -288,8 +329,18 @@ function decideFull(r: Request, plan: BootPlan | undefined, ctx: DecideContext):
   const rec = book.bind(subnet, r.mac, ip, { clientId: r.t.clientId ?? null, hostname: plan.node?.hostname ?? r.t.hostname ?? null }, subnet.cfg.leaseSeconds * 1000, now);
   const reply = baseReply(r.packet, MSG.ACK, ctx.serverAddress);
   reply.ciaddr = p.ciaddr;
-  finish(reply, ip);
+  finishLease(reply, ip, r, plan, subnet, boot, ctx.serverAddress);
   return { reply, persist: [rec], outcome: 'ack', reason: state, ip: rec.ip };
+}
+
+/** What an OFFER and an ACK carry besides their type: the address, lease times, network, boot. */
+function finishLease(reply: DhcpPacket, ip: number, r: Request, plan: BootPlan, subnet: Subnet, boot: boolean, serverAddress: string): void {
+  reply.yiaddr = intToIp(ip);
+  addLeaseTimes(reply, subnet);
+  addNetworkOptions(reply, subnet);
+  if (plan.node) reply.options.set(OPT.HOSTNAME, strBytes(plan.node.hostname));
+  if (boot) addBoot(reply, r, plan, serverAddress);
+  echoRelay(reply, r);
 }
 
 export interface Destination {

@@ -205,45 +205,103 @@ export interface TypedOptions {
   ipxe?: Map<number, Buffer>;
 }
 
-/** Typed view of the listed options. A value with a bad length is left out, not guessed. */
+/**
+ * Typed view of the listed options. A value with a bad length is left out, not guessed. Only the
+ * options present are visited (a request carries a handful of the ~30 codes known here), which
+ * keeps this off the profile of the packet path.
+ */
 export function typed(o: DhcpOptions): TypedOptions {
   const t: TypedOptions = {};
-  const set = <K extends keyof TypedOptions>(k: K, v: TypedOptions[K] | undefined): void => {
-    if (v !== undefined) t[k] = v;
-  };
-  set('subnetMask', ipOf(o.get(OPT.SUBNET_MASK)));
-  set('routers', ipsOf(o.get(OPT.ROUTERS)));
-  set('dnsServers', ipsOf(o.get(OPT.DNS_SERVERS)));
-  set('hostname', strOf(o.get(OPT.HOSTNAME)));
-  set('domainName', strOf(o.get(OPT.DOMAIN_NAME)));
-  set('broadcastAddress', ipOf(o.get(OPT.BROADCAST)));
-  set('vendorSpecific', parseSubOptions(o.get(OPT.VENDOR_SPECIFIC)));
-  set('requestedIp', ipOf(o.get(OPT.REQUESTED_IP)));
-  set('leaseTime', u32Of(o.get(OPT.LEASE_TIME)));
-  const ov = o.get(OPT.OVERLOAD);
-  set('overload', ov && ov.length === 1 ? ov[0] : undefined);
-  const mt = o.get(OPT.MESSAGE_TYPE);
-  set('messageType', mt && mt.length === 1 ? mt[0] : undefined);
-  set('serverId', ipOf(o.get(OPT.SERVER_ID)));
-  const prl = o.get(OPT.PARAM_REQUEST_LIST);
-  set('paramRequestList', prl && prl.length > 0 ? [...prl] : undefined);
-  set('message', strOf(o.get(OPT.MESSAGE)));
-  set('maxMessageSize', u16Of(o.get(OPT.MAX_MESSAGE_SIZE)));
-  set('renewalTime', u32Of(o.get(OPT.RENEWAL_TIME)));
-  set('rebindingTime', u32Of(o.get(OPT.REBINDING_TIME)));
-  set('vendorClass', strOf(o.get(OPT.VENDOR_CLASS)));
-  const cid = o.get(OPT.CLIENT_ID);
-  set('clientId', cid && cid.length >= 2 ? cid.toString('hex') : undefined);
-  set('tftpServer', strOf(o.get(OPT.TFTP_SERVER)));
-  set('bootFile', strOf(o.get(OPT.BOOTFILE)));
-  set('userClass', userClassOf(o.get(OPT.USER_CLASS)));
-  set('relayAgent', parseSubOptions(o.get(OPT.RELAY_AGENT)));
-  set('clientArch', archOf(o.get(OPT.CLIENT_ARCH)));
-  set('clientNdi', ndiOf(o.get(OPT.CLIENT_NDI)));
-  set('clientUuid', uuidOf(o.get(OPT.CLIENT_UUID)));
-  const ipxe = o.get(OPT.IPXE);
-  set('ipxe', ipxe ? (parseSubOptions(ipxe) ?? new Map()) : undefined);
+  for (const [code, v] of o) {
+    switch (code) {
+      case OPT.SUBNET_MASK:
+        setIf(t, 'subnetMask', ipOf(v));
+        break;
+      case OPT.ROUTERS:
+        setIf(t, 'routers', ipsOf(v));
+        break;
+      case OPT.DNS_SERVERS:
+        setIf(t, 'dnsServers', ipsOf(v));
+        break;
+      case OPT.HOSTNAME:
+        setIf(t, 'hostname', strOf(v));
+        break;
+      case OPT.DOMAIN_NAME:
+        setIf(t, 'domainName', strOf(v));
+        break;
+      case OPT.BROADCAST:
+        setIf(t, 'broadcastAddress', ipOf(v));
+        break;
+      case OPT.VENDOR_SPECIFIC:
+        setIf(t, 'vendorSpecific', parseSubOptions(v));
+        break;
+      case OPT.REQUESTED_IP:
+        setIf(t, 'requestedIp', ipOf(v));
+        break;
+      case OPT.LEASE_TIME:
+        setIf(t, 'leaseTime', u32Of(v));
+        break;
+      case OPT.OVERLOAD:
+        if (v.length === 1) t.overload = v[0]!;
+        break;
+      case OPT.MESSAGE_TYPE:
+        if (v.length === 1) t.messageType = v[0]!;
+        break;
+      case OPT.SERVER_ID:
+        setIf(t, 'serverId', ipOf(v));
+        break;
+      case OPT.PARAM_REQUEST_LIST:
+        if (v.length > 0) t.paramRequestList = [...v];
+        break;
+      case OPT.MESSAGE:
+        setIf(t, 'message', strOf(v));
+        break;
+      case OPT.MAX_MESSAGE_SIZE:
+        setIf(t, 'maxMessageSize', u16Of(v));
+        break;
+      case OPT.RENEWAL_TIME:
+        setIf(t, 'renewalTime', u32Of(v));
+        break;
+      case OPT.REBINDING_TIME:
+        setIf(t, 'rebindingTime', u32Of(v));
+        break;
+      case OPT.VENDOR_CLASS:
+        setIf(t, 'vendorClass', strOf(v));
+        break;
+      case OPT.CLIENT_ID:
+        if (v.length >= 2) t.clientId = v.toString('hex');
+        break;
+      case OPT.TFTP_SERVER:
+        setIf(t, 'tftpServer', strOf(v));
+        break;
+      case OPT.BOOTFILE:
+        setIf(t, 'bootFile', strOf(v));
+        break;
+      case OPT.USER_CLASS:
+        setIf(t, 'userClass', userClassOf(v));
+        break;
+      case OPT.RELAY_AGENT:
+        setIf(t, 'relayAgent', parseSubOptions(v));
+        break;
+      case OPT.CLIENT_ARCH:
+        setIf(t, 'clientArch', archOf(v));
+        break;
+      case OPT.CLIENT_NDI:
+        setIf(t, 'clientNdi', ndiOf(v));
+        break;
+      case OPT.CLIENT_UUID:
+        setIf(t, 'clientUuid', uuidOf(v));
+        break;
+      case OPT.IPXE:
+        t.ipxe = parseSubOptions(v) ?? new Map();
+        break;
+    }
+  }
   return t;
+}
+
+function setIf<K extends keyof TypedOptions>(t: TypedOptions, k: K, v: TypedOptions[K] | undefined): void {
+  if (v !== undefined) t[k] = v;
 }
 
 /**
@@ -254,25 +312,48 @@ export function typed(o: DhcpOptions): TypedOptions {
  */
 export const PXE_DISCOVERY_CONTROL_USE_OFFER = Buffer.from([0x06, 0x01, 0x08, 0xff]);
 
+/** Bytes `encodeOptionsInto` writes for `o`, END included. */
+export function encodedOptionsLength(o: DhcpOptions): number {
+  let n = 1;
+  for (const [code, value] of o) {
+    if (code === OPT.PAD || code === OPT.END) continue;
+    n += value.length === 0 ? 2 : value.length + 2 * Math.ceil(value.length / 255);
+  }
+  return n;
+}
+
 /**
- * Writes options as code/length/value, splitting any value over 255 bytes into consecutive
- * instances of the same code (RFC 3396), then END. Pad and end codes in the map are skipped.
+ * Writes options as code/length/value at `offset` of `out` (which must have room for
+ * `encodedOptionsLength(o)` bytes), splitting any value over 255 bytes into consecutive instances
+ * of the same code (RFC 3396), then END. Pad and end codes in the map are skipped. Returns the
+ * offset after END.
  */
-export function encodeOptions(o: DhcpOptions): Buffer {
-  const parts: Buffer[] = [];
+export function encodeOptionsInto(o: DhcpOptions, out: Buffer, offset: number): number {
+  let at = offset;
   for (const [code, value] of o) {
     if (code === OPT.PAD || code === OPT.END) continue;
     if (value.length === 0) {
-      parts.push(Buffer.from([code, 0]));
+      out[at++] = code;
+      out[at++] = 0;
       continue;
     }
     for (let i = 0; i < value.length; i += 255) {
-      const chunk = value.subarray(i, Math.min(value.length, i + 255));
-      parts.push(Buffer.from([code, chunk.length]), chunk);
+      const len = Math.min(255, value.length - i);
+      out[at++] = code;
+      out[at++] = len;
+      value.copy(out, at, i, i + len);
+      at += len;
     }
   }
-  parts.push(Buffer.from([OPT.END]));
-  return Buffer.concat(parts);
+  out[at++] = OPT.END;
+  return at;
+}
+
+/** The options area alone: code/length/value, long values split (RFC 3396), then END. */
+export function encodeOptions(o: DhcpOptions): Buffer {
+  const out = Buffer.alloc(encodedOptionsLength(o));
+  encodeOptionsInto(o, out, 0);
+  return out;
 }
 
 export type OptionsScan = { ok: true; sawEnd: boolean } | { ok: false; reason: string };

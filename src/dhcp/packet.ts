@@ -5,7 +5,7 @@
  * as `{ ok: false, reason }`, which the server logs at debug level and counts. The npm `dhcp`
  * package crashed on a truncated option (libeval §1), which is the failure this shape rules out.
  */
-import { encodeOptions, OPT, scanOptions, type DhcpOptions } from './options.js';
+import { encodedOptionsLength, encodeOptionsInto, OPT, scanOptions, type DhcpOptions } from './options.js';
 
 export const BOOTREQUEST = 1;
 export const BOOTREPLY = 2;
@@ -128,6 +128,8 @@ export function parsePacket(buf: Buffer): ParseResult {
 }
 
 function writeIp(b: Buffer, o: number, ip: string): void {
+  // Most header addresses of a reply are unset; the buffer is already zero there.
+  if (ip === '0.0.0.0') return;
   const p = ip.split('.');
   for (let i = 0; i < 4; i++) b[o + i] = Number(p[i] ?? 0) & 0xff;
 }
@@ -143,8 +145,7 @@ export interface FormatOptions {
  * long for `file` still travels whole in option 67).
  */
 export function formatPacket(p: DhcpPacket, fo: FormatOptions = {}): Buffer {
-  const opts = encodeOptions(p.options);
-  const size = Math.max(fo.minBytes ?? BOOTP_MIN_BYTES, HEADER_BYTES + opts.length);
+  const size = Math.max(fo.minBytes ?? BOOTP_MIN_BYTES, HEADER_BYTES + encodedOptionsLength(p.options));
   const b = Buffer.alloc(size);
   b[0] = p.op;
   b[1] = p.htype;
@@ -158,20 +159,22 @@ export function formatPacket(p: DhcpPacket, fo: FormatOptions = {}): Buffer {
   writeIp(b, 20, p.siaddr);
   writeIp(b, 24, p.giaddr);
   p.chaddr.copy(b, 28, 0, Math.min(16, p.chaddr.length));
-  b.write(p.sname, 44, 63, 'latin1');
-  b.write(p.file, 108, 127, 'latin1');
+  if (p.sname) b.write(p.sname, 44, 63, 'latin1');
+  if (p.file) b.write(p.file, 108, 127, 'latin1');
   b.writeUInt32BE(MAGIC_COOKIE, 236);
-  opts.copy(b, HEADER_BYTES);
+  encodeOptionsInto(p.options, b, HEADER_BYTES);
   return b;
 }
 
 /** The client hardware address in canonical lower-case colon form (first `hlen` bytes of chaddr). */
 export function macOf(p: DhcpPacket): string {
   const n = Math.min(p.hlen, 16);
-  const parts: string[] = [];
-  for (let i = 0; i < n; i++) parts.push(p.chaddr[i]!.toString(16).padStart(2, '0'));
-  return parts.join(':');
+  let s = '';
+  for (let i = 0; i < n; i++) s += i === 0 ? HEX[p.chaddr[i]!]! : `:${HEX[p.chaddr[i]!]!}`;
+  return s;
 }
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 export function macToChaddr(mac: string): Buffer {
   const b = Buffer.alloc(16);
