@@ -47,6 +47,8 @@ export async function startAppliance(loaded: LoadedConfig, opts: { log?: Logger;
     const addr = http.server.address();
     const httpAddress = typeof addr === 'object' && addr ? { host: addr.address, port: addr.port } : { host: config.http.host, port: config.http.port };
     boot = await startBootServers(config, store, services, log);
+    // Hand-offs queued by triggers, also those a stop interrupted: resumed where they stood.
+    await services.registrations.start();
     log.info({ http: httpAddress, dhcp: config.dhcp.mode, tftp: boot.tftp ? { port: boot.tftp.port } : 'off' }, 'rhevboot ready');
 
     let stopping: Promise<void> | undefined;
@@ -64,6 +66,7 @@ export async function startAppliance(loaded: LoadedConfig, opts: { log?: Logger;
           log.info({ reason }, 'rhevboot stopping');
           await bootServers.close();
           await server.close();
+          await services.registrations.stop();
           if (services.background.size) log.info({ running: services.background.size }, 'aborting background work');
           await services.background.drain(reason);
           await store.close();

@@ -77,6 +77,30 @@ export const CONFIG_KEYS: ConfigKey[] = [
     doc: 'How long a store write waits for another process (a CLI command next to the server) to release the SQLite write lock.',
   },
   {
+    key: 'rhevm.registrationTimeoutMs',
+    schema: z.number().int().min(10_000).max(86_400_000),
+    default: 3_600_000,
+    doc: "How long the hand-off of one host to its engine may take, from the install trigger to `up` (waiting for the host to register itself, approval, the engine's host-deploy). Past it the node is `failed` with the step it was in.",
+  },
+  {
+    key: 'rhevm.pollIntervalMs',
+    schema: z.number().int().min(50).max(600_000),
+    default: 5000,
+    doc: 'First interval between checks of a host in the engine during the hand-off; it backs off (doubling, with jitter) to 12 times this.',
+  },
+  {
+    key: 'rhevm.addAfterMs',
+    schema: z.number().int().min(0).max(86_400_000),
+    default: 900_000,
+    doc: "A host that has not registered itself this long after the trigger is added to its engine by address, with the root password from the `rhevm.host-root-password` secret (only if that secret is set; otherwise the hand-off keeps waiting until `rhevm.registrationTimeoutMs`).",
+  },
+  {
+    key: 'rhevm.concurrency',
+    schema: z.number().int().min(1).max(256),
+    default: 8,
+    doc: 'Host hand-offs worked on at once (the rest wait in the queue, persisted).',
+  },
+  {
     key: 'media.initrdCompression',
     schema: z.enum(['none', 'gzip']),
     default: 'none',

@@ -11,6 +11,7 @@ export interface Config {
   http: { host: string; port: number; bodyLimit: number };
   store: { busyTimeoutMs: number };
   media: { initrdCompression: 'none' | 'gzip'; maxIsoBytes: number };
+  rhevm: { registrationTimeoutMs: number; pollIntervalMs: number; addAfterMs: number; concurrency: number };
   dhcp: {
     mode: 'off' | 'full' | 'proxy';
     interface: string;

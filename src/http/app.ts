@@ -8,6 +8,7 @@ import { requireToken } from './auth.js';
 import { bootFileRoutes, type BootFileRoots } from './routes/boot-files.js';
 import { installErrorHandlers } from './errors.js';
 import { distroRoutes } from './routes/distros.js';
+import { engineRoutes } from './routes/engines.js';
 import { eventRoutes } from './routes/events.js';
 import { groupRoutes } from './routes/groups.js';
 import { healthRoutes } from './routes/health.js';
@@ -65,6 +66,7 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
       distroRoutes(api, opts.services);
       nodeRoutes(api, opts.services);
       groupRoutes(api, opts.services);
+      engineRoutes(api, opts.services);
       jobRoutes(api, opts.store);
       eventRoutes(api, opts.services.events);
     },

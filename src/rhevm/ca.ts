@@ -4,10 +4,14 @@
  * (legacy `/ca.crt` on 3.x), and its fingerprint is shown to the admin, who pins it only after
  * comparing (or by passing `--fingerprint`). Over plain http the download itself proves nothing;
  * the admin's comparison is what makes the pin trustworthy, and from then on every API call is
- * verified against it (transport.ts). Over https the download is verified with the system store.
+ * verified against it (transport.ts). Over https the download is NOT verified either: an engine's
+ * CA is its own (engine-setup makes it), so no system store could vouch for it, and refusing here
+ * would only push admins to turn verification off everywhere. This one unauthenticated GET is the
+ * trust-on-first-use step, exactly like `curl -k …/pki-resource` in the engine's own docs; what
+ * it returns is trusted only after the fingerprint comparison.
  */
 import { X509Certificate, createHash } from 'node:crypto';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { RhevmError } from './errors.js';
 
 export const PKI_CA_PATH = '/ovirt-engine/services/pki-resource?resource=ca-certificate&format=X509-PEM-CA';
@@ -70,21 +74,27 @@ export async function fetchEngineCa(engineUrl: string, opts: { timeoutMs?: numbe
   const origin = new URL(engineUrl).origin;
   const urls = opts.caUrl ? [opts.caUrl] : [origin + PKI_CA_PATH, origin + LEGACY_CA_PATH];
   let last = '';
-  for (const url of urls) {
-    const timeout = AbortSignal.timeout(opts.timeoutMs ?? 15_000);
-    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
-    let status: number;
-    let body: string;
-    try {
-      const res = await request(url, { method: 'GET', headers: { Accept: 'application/x-x509-ca-cert, */*' }, signal });
-      status = res.statusCode;
-      body = status === 200 ? await res.body.text() : (await res.body.dump(), '');
-    } catch (err) {
-      throw new RhevmError('RB_ERR_RHEVM_UNREACHABLE', `cannot fetch the engine CA from ${url}: ${(err as Error).message}`, { path: url }, { cause: err });
+  // Only for this download (see the top of the file); the API client always verifies.
+  const unverified = new Agent({ connect: { rejectUnauthorized: false } });
+  try {
+    for (const url of urls) {
+      const timeout = AbortSignal.timeout(opts.timeoutMs ?? 15_000);
+      const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+      let status: number;
+      let body: string;
+      try {
+        const res = await request(url, { method: 'GET', headers: { Accept: 'application/x-x509-ca-cert, */*' }, signal, dispatcher: unverified });
+        status = res.statusCode;
+        body = status === 200 ? await res.body.text() : (await res.body.dump(), '');
+      } catch (err) {
+        throw new RhevmError('RB_ERR_RHEVM_UNREACHABLE', `cannot fetch the engine CA from ${url}: ${(err as Error).message}`, { path: url }, { cause: err });
+      }
+      if (status === 200) return describeCa(body.slice(0, 1 << 20), url);
+      last = `${url} answered HTTP ${status}`;
+      if (status !== 404) break;
     }
-    if (status === 200) return describeCa(body.slice(0, 1 << 20), url);
-    last = `${url} answered HTTP ${status}`;
-    if (status !== 404) break;
+  } finally {
+    await unverified.close();
   }
   throw new RhevmError('RB_ERR_RHEVM_PROTOCOL', `engine CA not available: ${last}`, {});
 }

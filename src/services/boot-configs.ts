@@ -121,7 +121,7 @@ export class BootConfigs {
     const cmdline = installKernelArgs({
       baseArgs: descriptor.kernelArgs,
       node,
-      managementServer: node.manager ? (node.manager.includes(':') ? node.manager : `${node.manager}:443`) : undefined,
+      managementServer: await this.managementServer(node.manager),
       adminPasswordHash: await this.deps.store.secrets.get(SECRET_ADMIN_PASSWORD),
       rhevmAdminPasswordHash: await this.deps.store.secrets.get(SECRET_RHEVM_ADMIN_PASSWORD),
       triggerUrl: triggerUrl(this.httpBase(), node.triggerToken ?? ''),
@@ -136,6 +136,18 @@ export class BootConfigs {
       why: why.join('; '),
     });
     return { kind, action: 'install', text, why };
+  }
+
+  /**
+   * `management_server=host:port` (§8.1): from the URL of the engine the node names, or, for a
+   * manager that is not a registered engine, the name itself (port 443 unless given).
+   */
+  private async managementServer(manager: string | null): Promise<string | undefined> {
+    if (!manager) return undefined;
+    const engine = await this.deps.store.engines.get(manager);
+    if (!engine) return manager.includes(':') ? manager : `${manager}:443`;
+    const url = new URL(engine.url);
+    return `${url.hostname}:${url.port || (url.protocol === 'http:' ? 80 : 443)}`;
   }
 
   private paths(d: DistroRecord): { kernel: string; initrd: string; kernelUrl: string; initrdUrl: string } {

@@ -5,20 +5,26 @@ import { loadDescriptors } from '../media/descriptors.js';
 import { MediaService } from '../media/copycds.js';
 import type { Store } from '../store/store.js';
 import { BackgroundWork } from './background.js';
+import { EngineService } from './engines.js';
 import { EventService } from './events.js';
 import { JobService } from './jobs.js';
 import { GroupService } from './groups.js';
+import { HypervisorService } from './hypervisors.js';
 import { NodeService } from './nodes.js';
 import { BootConfigs } from './boot-configs.js';
 import { ProvisioningBooter } from './booter.js';
 import { httpBaseFor, provisioningAddress } from './network.js';
 import { PreviewService } from './preview.js';
+import { JobRunner } from './job-runner.js';
+import { REGISTER_JOB, RegistrationService } from './registration.js';
 import { TriggerService } from './trigger.js';
 import { TokenService } from './tokens.js';
 
 export interface Services {
   background: BackgroundWork;
   events: EventService;
+  engines: EngineService;
+  hypervisors: HypervisorService;
   jobs: JobService;
   media: MediaService;
   nodes: NodeService;
@@ -27,6 +33,9 @@ export interface Services {
   configs: BootConfigs;
   preview: PreviewService;
   trigger: TriggerService;
+  registration: RegistrationService;
+  /** Runs queued hand-offs; started only by `serve` (the CLI queues, the server works). */
+  registrations: JobRunner;
   tokens: TokenService;
 }
 
@@ -61,10 +70,22 @@ export function createServices(config: Config, store: Store, log: Logger, opts: 
       return httpBase();
     },
   });
+  const engines = new EngineService({ store, events, log });
+  const registration = new RegistrationService({
+    store,
+    events,
+    engines,
+    log,
+    options: { timeoutMs: config.rhevm.registrationTimeoutMs, pollIntervalMs: config.rhevm.pollIntervalMs, addAfterMs: config.rhevm.addAfterMs },
+  });
+  const registrations = new JobRunner({ store, log, kind: REGISTER_JOB, concurrency: config.rhevm.concurrency, handler: (job, ctx) => registration.run(job, ctx) });
+  const trigger = new TriggerService(store, events, log, { registration, onQueued: () => registrations.wake() });
   const configs = new BootConfigs({ store, events, log, descriptors, httpBase, templateDir: config.boot.templateDir });
   return {
     background: new BackgroundWork(),
     events,
+    engines,
+    hypervisors: new HypervisorService({ store, engines, events }),
     jobs,
     media,
     nodes,
@@ -72,7 +93,9 @@ export function createServices(config: Config, store: Store, log: Logger, opts: 
     booter,
     configs,
     preview: new PreviewService({ nodes, booter, configs, httpBase }),
-    trigger: new TriggerService(store, events, log),
+    trigger,
+    registration,
+    registrations,
     tokens: new TokenService(store, events),
   };
 }

@@ -3,6 +3,7 @@ import type { NodeRecord } from '../domain/node.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import type { EventService } from './events.js';
+import type { RegistrationService } from './registration.js';
 
 export interface TriggerRequest {
   /** The address the request came from (never a header: X-Forwarded-For is the caller's word). */
@@ -28,7 +29,12 @@ function sameToken(a: string, b: string): boolean {
  * A repeat (the installer retries) changes nothing and is answered the same.
  */
 export class TriggerService {
-  constructor(private readonly store: Store, private readonly events: EventService, private readonly log: Logger) {}
+  constructor(
+    private readonly store: Store,
+    private readonly events: EventService,
+    private readonly log: Logger,
+    private readonly handoff?: { registration: RegistrationService; onQueued?: () => void },
+  ) {}
 
   private async nodeAt(address: string): Promise<NodeRecord | undefined> {
     const ip = address.replace(/^::ffff:/, '');
@@ -53,13 +59,24 @@ export class TriggerService {
     if (node.bootAction !== 'install' || (node.status !== 'install' && node.status !== 'installing')) {
       return refuse(`node ${node.name} is not installing (boot ${node.bootAction}, status ${node.status})`, node.name);
     }
-    await this.store.transaction(async (tx) => {
-      await tx.nodes.putMany([{ ...node, bootAction: 'local', status: 'booted', statusReason: null, updatedAt: new Date().toISOString() }]);
+    const outcome = await this.store.transaction(async (tx): Promise<TriggerOutcome> => {
+      // Checked again under the write lock: a nodeset or a second trigger may have come between.
+      const fresh = await tx.nodes.get(node.name);
+      if (!fresh || fresh.triggerToken !== node.triggerToken) return { accepted: false, reason: 'the node changed while the trigger was checked' };
+      if (fresh.status === 'booted' && fresh.bootAction === 'local') return { accepted: true, node: node.name, repeat: true };
+      if (fresh.bootAction !== 'install') return { accepted: false, reason: `node ${node.name} is not installing (boot ${fresh.bootAction})` };
+      const booted = { ...fresh, bootAction: 'local' as const, status: 'booted' as const, statusReason: null, updatedAt: new Date().toISOString() };
+      await tx.nodes.putMany([booted]);
       await this.events.record(
         { kind: 'node.booted', subjectType: 'node', subject: node.name, message: `install finished (trigger from ${req.remoteAddress}); set to local boot`, data: { remote: req.remoteAddress } },
         tx,
       );
+      // The hand-off to RHEV-M is queued with the flip, so neither can happen without the other.
+      if (this.handoff) await this.handoff.registration.queue(booted, tx);
+      return { accepted: true, node: node.name, repeat: false };
     });
-    return { accepted: true, node: node.name, repeat: false };
+    if (!outcome.accepted) return refuse(outcome.reason, node.name);
+    if (!outcome.repeat) this.handoff?.onQueued?.();
+    return outcome;
   }
 }

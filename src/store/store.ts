@@ -44,12 +44,14 @@ export interface EventRecord {
 
 export type NewEvent = Omit<EventRecord, 'id' | 'at'> & { at?: string };
 
-export type JobState = 'running' | 'succeeded' | 'failed' | 'interrupted';
+export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'interrupted';
 
 export interface JobProgress {
   phase: string;
   done: number;
   total: number;
+  /** What a resumable job needs to pick up where it stopped (e.g. the engine's host id). */
+  detail?: Record<string, unknown>;
 }
 
 export interface JobRecord {
@@ -65,6 +67,10 @@ export interface JobRecord {
   params: Record<string, unknown>;
   result: Record<string, unknown> | null;
   error: { code: string; message: string } | null;
+  /** Epoch ms before which a queued job is not claimed (retry backoff). */
+  runAfter: number;
+  /** How many times the job was put back in the queue after a failed attempt. */
+  attempts: number;
   createdAt: string;
   updatedAt: string;
 }
@@ -145,7 +151,13 @@ export interface EventRepository {
 }
 
 export interface JobRepository {
-  create(job: Omit<JobRecord, 'createdAt' | 'updatedAt' | 'result' | 'error'>): Promise<JobRecord>;
+  create(job: Omit<JobRecord, 'createdAt' | 'updatedAt' | 'result' | 'error' | 'runAfter' | 'attempts'>): Promise<JobRecord>;
+  /** Adds a queued job; undefined if a live (queued or running) job of that kind+subject exists. */
+  enqueue(job: { id: string; kind: string; subject: string; params: Record<string, unknown>; runAfter?: number }): Promise<JobRecord | undefined>;
+  /** Atomically takes the oldest due queued job of a kind and marks it running in this process. */
+  claim(kind: string, at: { now: number; pid: number; host: string }): Promise<JobRecord | undefined>;
+  /** Puts a running job back in the queue (after a failed attempt, or its process died). */
+  requeue(id: string, runAfter: number, progress: JobProgress, error?: { code: string; message: string }): Promise<void>;
   get(id: string): Promise<JobRecord | undefined>;
   list(filter?: { kind?: string; subject?: string; state?: JobState; limit?: number }): Promise<JobRecord[]>;
   updateProgress(id: string, progress: JobProgress): Promise<void>;
@@ -160,6 +172,28 @@ export interface TokenRepository {
   touch(id: number, at: string): Promise<void>;
 }
 
+export interface EngineRecord {
+  name: string;
+  url: string;
+  username: string;
+  /** Write-only: never returned by the API or the CLI, never logged. */
+  password: string;
+  /** The engine CA the admin pinned; null only for a plain-http lab engine. */
+  caPem: string | null;
+  caFingerprint: string | null;
+  /** What version detection found last (e.g. `4 /ovirt-engine/api`). */
+  apiVersion: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface EngineRepository {
+  get(name: string): Promise<EngineRecord | undefined>;
+  list(): Promise<EngineRecord[]>;
+  put(engine: Omit<EngineRecord, 'createdAt' | 'updatedAt'>): Promise<EngineRecord>;
+  remove(name: string): Promise<boolean>;
+}
+
 export interface Repositories {
   nodes: NodeRepository;
   secrets: SecretRepository;
@@ -168,6 +202,7 @@ export interface Repositories {
   events: EventRepository;
   jobs: JobRepository;
   tokens: TokenRepository;
+  engines: EngineRepository;
 }
 
 export interface Store extends Repositories {

@@ -3,58 +3,21 @@ import type { Command } from 'commander';
 import { encrypt } from 'unixcrypt';
 import { RhevbootError } from '../../errors.js';
 import { SECRET_ADMIN_PASSWORD, SECRET_RHEVM_ADMIN_PASSWORD } from '../../services/boot-configs.js';
+import { SECRET_HOST_ROOT_PASSWORD } from '../../services/registration.js';
 import { withContext, type GlobalOptions } from '../context.js';
 import { printTable } from '../output.js';
+import { readSecret } from '../prompt.js';
 
 const KNOWN: Record<string, string> = {
   [SECRET_ADMIN_PASSWORD]: "RHEV-H 'admin' user password (adminpw=)",
   [SECRET_RHEVM_ADMIN_PASSWORD]: 'root password RHEV-M uses to reach the host (rhevm_admin_password=)',
+  [SECRET_HOST_ROOT_PASSWORD]: 'the same root password in clear, only to add a host that never registered itself (optional)',
 };
-
-/** Reads a line from a terminal without echoing it. */
-function promptHidden(prompt: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const stdin = process.stdin;
-    process.stderr.write(prompt);
-    stdin.setRawMode(true);
-    stdin.resume();
-    let value = '';
-    const onData = (buf: Buffer): void => {
-      for (const ch of buf.toString('utf8')) {
-        if (ch === '\r' || ch === '\n') return finish(() => resolve(value));
-        if (ch === '\u0003') return finish(() => reject(new RhevbootError('RB_ERR_INVALID', 'interrupted')));
-        if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
-        else value += ch;
-      }
-    };
-    const finish = (then: () => void): void => {
-      stdin.off('data', onData);
-      stdin.setRawMode(false);
-      stdin.pause();
-      process.stderr.write('\n');
-      then();
-    };
-    stdin.on('data', onData);
-  });
-}
-
-/** The password: prompted without echo on a terminal, else one line from standard input. */
-async function readSecret(): Promise<string> {
-  let value: string;
-  if (process.stdin.isTTY) {
-    value = await promptHidden('password: ');
-    if (value !== (await promptHidden('again: '))) throw new RhevbootError('RB_ERR_INVALID', 'the two passwords differ; nothing changed');
-  } else {
-    const chunks: Buffer[] = [];
-    for await (const c of process.stdin) chunks.push(c as Buffer);
-    value = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
-  }
-  if (!value || value.includes('\n')) throw new RhevbootError('RB_ERR_INVALID', 'the password must be one non-empty line');
-  return value;
-}
+/** Kept as given, because the engine needs the password itself to SSH in (ovirt-api.md §8.4). */
+const PLAIN = new Set([SECRET_HOST_ROOT_PASSWORD]);
 
 export function secretCommand(program: Command, globals: () => GlobalOptions): void {
-  const secret = program.command('secret').description('write-only secrets: installer passwords, stored only as SHA-512 crypt hashes');
+  const secret = program.command('secret').description('write-only secrets: installer passwords (stored as SHA-512 crypt hashes) and the optional host root password');
 
   secret
     .command('set')
@@ -63,8 +26,8 @@ export function secretCommand(program: Command, globals: () => GlobalOptions): v
     .action(async (name: string) => {
       if (!KNOWN[name]) throw new RhevbootError('RB_ERR_INVALID', `unknown secret '${name}'; known: ${Object.keys(KNOWN).join(', ')}`);
       const value = await readSecret();
-      // Only the crypt hash is kept: the installer takes hashes, and nothing here needs the password back.
-      const hash = encrypt(value, `$6$${randomBytes(12).toString('base64').replace(/[^A-Za-z0-9./]/g, '.').slice(0, 16)}`);
+      // Only the crypt hash is kept where the installer takes hashes and nothing needs the password back.
+      const hash = PLAIN.has(name) ? value : encrypt(value, `$6$${randomBytes(12).toString('base64').replace(/[^A-Za-z0-9./]/g, '.').slice(0, 16)}`);
       await withContext(globals(), async ({ store, services }) => {
         await store.transaction(async (tx) => {
           await tx.secrets.set(name, hash);

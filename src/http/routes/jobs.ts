@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { RhevbootError } from '../../errors.js';
-import type { Store } from '../../store/store.js';
+import type { JobState, Store } from '../../store/store.js';
 import { errorBodySchema } from '../errors.js';
 
 const jobSchema = {
@@ -22,7 +22,7 @@ const jobSchema = {
 } as const;
 
 export function jobRoutes(app: FastifyInstance, store: Store): void {
-  app.get<{ Querystring: { kind?: string; state?: 'running' | 'succeeded' | 'failed' | 'interrupted'; limit?: number } }>(
+  app.get<{ Querystring: { kind?: string; state?: JobState; limit?: number } }>(
     '/jobs',
     {
       schema: {
@@ -30,7 +30,7 @@ export function jobRoutes(app: FastifyInstance, store: Store): void {
           type: 'object',
           properties: {
             kind: { type: 'string', maxLength: 64 },
-            state: { type: 'string', enum: ['running', 'succeeded', 'failed', 'interrupted'] },
+            state: { type: 'string', enum: ['queued', 'running', 'succeeded', 'failed', 'interrupted'] },
             limit: { type: 'integer', minimum: 1, maximum: 1000 },
           },
           additionalProperties: false,

@@ -97,6 +97,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     events: locked(raw.events, mutex),
     jobs: locked(raw.jobs, mutex),
     tokens: locked(raw.tokens, mutex),
+    engines: locked(raw.engines, mutex),
     transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
       return mutex.run(async () => {
         db.exec('BEGIN IMMEDIATE');

@@ -164,4 +164,56 @@ export const MIGRATIONS: Migration[] = [
       CREATE TRIGGER secrets_delete_bumps_boot_generation AFTER DELETE ON secrets BEGIN UPDATE boot_generation SET value = value + 1; END;
     `,
   },
+  {
+    version: 6,
+    name: 'engines, queued jobs',
+    sql: `
+      -- RHEV-M / oVirt engines rhevboot hands hosts to. The password is write-only (never returned
+      -- or logged); it has to be usable to log in, so it is kept as given, in this 0600 file.
+      CREATE TABLE engines (
+        name TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        username TEXT NOT NULL,
+        password TEXT NOT NULL,
+        ca_pem TEXT,
+        ca_fingerprint TEXT,
+        api_version TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      ) STRICT;
+      -- A node's management_server= comes from its engine's URL: boot configs depend on engines.
+      CREATE TRIGGER engines_insert_bumps_boot_generation AFTER INSERT ON engines BEGIN UPDATE boot_generation SET value = value + 1; END;
+      CREATE TRIGGER engines_update_bumps_boot_generation AFTER UPDATE ON engines BEGIN UPDATE boot_generation SET value = value + 1; END;
+      CREATE TRIGGER engines_delete_bumps_boot_generation AFTER DELETE ON engines BEGIN UPDATE boot_generation SET value = value + 1; END;
+
+      -- Jobs can now wait: the trigger queues a host registration in its own transaction, and a
+      -- runner claims it. run_after spaces out retries; attempts counts them. SQLite cannot change
+      -- a CHECK constraint in place, hence the copy.
+      CREATE TABLE jobs_v6 (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'interrupted')),
+        pid INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        progress TEXT NOT NULL,
+        params TEXT NOT NULL,
+        result TEXT,
+        error TEXT,
+        run_after INTEGER NOT NULL DEFAULT 0,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      ) STRICT;
+      INSERT INTO jobs_v6 (id, kind, subject, state, pid, host, progress, params, result, error, created_at, updated_at)
+        SELECT id, kind, subject, state, pid, host, progress, params, result, error, created_at, updated_at FROM jobs;
+      DROP TABLE jobs;
+      ALTER TABLE jobs_v6 RENAME TO jobs;
+      CREATE INDEX jobs_kind_subject ON jobs (kind, subject, state);
+      CREATE INDEX jobs_queue ON jobs (kind, run_after) WHERE state = 'queued';
+      -- At most one live job per kind and subject: two imports into one tree cannot both start,
+      -- and a node never has two registrations in flight.
+      CREATE UNIQUE INDEX jobs_one_live ON jobs (kind, subject) WHERE state IN ('queued', 'running');
+    `,
+  },
 ];

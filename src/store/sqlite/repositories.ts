@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import { RhevbootError } from '../../errors.js';
+import { sqliteEngines } from './engines.js';
 import { sqliteNodes } from './nodes.js';
 import type {
   DistroRecord,
@@ -119,6 +120,8 @@ function jobFromRow(r: Row): JobRecord {
     params: JSON.parse(r.params as string) as Record<string, unknown>,
     result: r.result ? (JSON.parse(r.result as string) as Record<string, unknown>) : null,
     error: r.error ? (JSON.parse(r.error as string) as JobRecord['error']) : null,
+    runAfter: r.run_after as number,
+    attempts: r.attempts as number,
     createdAt: r.created_at as string,
     updatedAt: r.updated_at as string,
   };
@@ -131,6 +134,16 @@ function jobs(db: Database): JobRepository {
   const get = db.prepare('SELECT * FROM jobs WHERE id = ?');
   const progress = db.prepare("UPDATE jobs SET progress = ?, updated_at = ? WHERE id = ? AND state = 'running'");
   const finish = db.prepare("UPDATE jobs SET state = ?, result = ?, error = ?, updated_at = ? WHERE id = ? AND state = 'running'");
+  const enqueue = db.prepare(`
+    INSERT INTO jobs (id, kind, subject, state, pid, host, progress, params, run_after, created_at, updated_at)
+    VALUES (?, ?, ?, 'queued', 0, '', ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING *`);
+  const claim = db.prepare(`
+    UPDATE jobs SET state = 'running', pid = ?, host = ?, updated_at = ?
+    WHERE id = (SELECT id FROM jobs WHERE kind = ? AND state = 'queued' AND run_after <= ? ORDER BY run_after, created_at LIMIT 1)
+    RETURNING *`);
+  const requeue = db.prepare(`
+    UPDATE jobs SET state = 'queued', pid = 0, host = '', run_after = ?, attempts = attempts + 1, progress = ?, error = ?, updated_at = ?
+    WHERE id = ? AND state = 'running'`);
   return {
     async create(job) {
       const at = now();
@@ -139,7 +152,7 @@ function jobs(db: Database): JobRepository {
         return jobFromRow(row as Row);
       } catch (err) {
         if (isUniqueViolation(err)) {
-          throw new RhevbootError('RB_ERR_CONFLICT', `a ${job.kind} job for ${job.subject} is already running`, { kind: job.kind, subject: job.subject });
+          throw new RhevbootError('RB_ERR_CONFLICT', `a ${job.kind} job for ${job.subject} is already queued or running`, { kind: job.kind, subject: job.subject });
         }
         throw err;
       }
@@ -159,6 +172,18 @@ function jobs(db: Database): JobRepository {
     },
     async updateProgress(id, p) {
       progress.run(JSON.stringify(p), now(), id);
+    },
+    async enqueue(job) {
+      const at = now();
+      const row = enqueue.get(job.id, job.kind, job.subject, JSON.stringify({ phase: 'queued', done: 0, total: 0 }), JSON.stringify(job.params), job.runAfter ?? 0, at, at) as Row | undefined;
+      return row ? jobFromRow(row) : undefined;
+    },
+    async claim(kind, at) {
+      const row = claim.get(at.pid, at.host, now(), kind, at.now) as Row | undefined;
+      return row ? jobFromRow(row) : undefined;
+    },
+    async requeue(id, runAfter, p, error) {
+      requeue.run(runAfter, JSON.stringify(p), error ? JSON.stringify(error) : null, now(), id);
     },
     async finish(id, state, outcome) {
       finish.run(state, outcome.result ? JSON.stringify(outcome.result) : null, outcome.error ? JSON.stringify(outcome.error) : null, now(), id);
@@ -277,5 +302,5 @@ function secrets(db: Database): SecretRepository {
 
 /** Repositories over one connection, with no locking of their own (the store adds it). */
 export function sqliteRepositories(db: Database): Repositories {
-  return { nodes: sqliteNodes(db), secrets: secrets(db), distros: distros(db), leases: leases(db), events: events(db), jobs: jobs(db), tokens: tokens(db) };
+  return { nodes: sqliteNodes(db), secrets: secrets(db), distros: distros(db), leases: leases(db), events: events(db), jobs: jobs(db), tokens: tokens(db), engines: sqliteEngines(db) };
 }
