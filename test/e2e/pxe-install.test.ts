@@ -26,6 +26,7 @@ import { FILES, PxeLab, QEMU_ACCEL, readText, requireE2eTools, waitFor, type Man
 import { requireKernelWithModules, requireStaticBusybox } from '../helpers/kernel.js';
 
 const HTTP_PORT = 8080;
+const ENGINE_PORT = 8088;
 const DISTRO = 'rhevh6.5';
 
 interface Case {
@@ -96,7 +97,18 @@ function envFor(stateDir: string, c: Case): NodeJS.ProcessEnv {
     RHEVBOOT_TFTP_ROOT: path.join(stateDir, 'tftpboot'),
     RHEVBOOT_BOOT_BIOS_LOADER: c.biosLoader,
     RHEVBOOT_BOOT_UEFI_LOADER: 'ipxe.efi',
+    RHEVBOOT_RHEVM_POLL_INTERVAL_MS: '200',
   };
+}
+
+/**
+ * The engine simulator as its own process in the server namespace, where the installed host
+ * (the VM) registers with it and rhevboot approves it. Plain http: busybox wget has no TLS.
+ */
+async function startEngine(logFile: string): Promise<{ proc: ManagedProcess; url: string }> {
+  const proc = lab.spawn([process.execPath, '--import', 'tsx', path.join(REPO_ROOT, 'test/engine-sim/main.ts'), '--port', String(ENGINE_PORT), '--host', lab.serverIp, '--http', '--version', '4', '--step-ms', '20'], logFile);
+  const line = await waitFor('the engine simulator', 30_000, async () => (await readText(logFile)).split('\n').find((l) => l.startsWith('{')));
+  return { proc, url: (JSON.parse(line) as { url: string }).url };
 }
 
 async function cli(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
@@ -205,10 +217,13 @@ async function runCase(t: TestContext, c: Case): Promise<void> {
   else await copyFile(FILES.ovmfVars, path.join(work, `${c.node}-OVMF_VARS.fd`));
 
   const server = await startRhevboot(env, path.join(work, `${c.node}-rhevboot.log`));
+  const engine = await startEngine(path.join(work, `${c.node}-engine.log`));
   try {
     // The CLI next to the running server, as an admin would use it.
     await cli(['copycds', iso, '--quiet'], env);
-    await cli(['node', 'add', c.node, '--mac', c.mac, '--ip', c.ip, '--distro', DISTRO, '--kernel-args', 'console=ttyS0,115200 panic=5 loglevel=5'], env);
+    const added = await runCli(['rhevm', 'add', 'engine1', '--url', engine.url, '--user', 'admin@internal'], env, 60_000, 'engine-sim-password\n');
+    assert.equal(added.code, 0, added.stderr);
+    await cli(['node', 'add', c.node, '--mac', c.mac, '--ip', c.ip, '--distro', DISTRO, '--manager', 'engine1', '--cluster', 'Default', '--kernel-args', 'console=ttyS0,115200 panic=5 loglevel=5'], env);
     await cli(['nodeset', c.node, 'install'], env);
     const tSetup = (Date.now() - t0) / 1000;
 
@@ -220,17 +235,27 @@ async function runCase(t: TestContext, c: Case): Promise<void> {
     assert.match(install.serial, new RegExp(`RBE: ISO mounted: .*marker=${ISO_MARKER}`), 'the appended ISO did not mount');
     assert.match(install.serial, new RegExp(`RBE: calling trigger http://${lab.serverIp.replace(/\./g, '\\.')}:${HTTP_PORT}/xcatrhevh/rhevh_finish_install/${c.node}\\?token=`), '@HOSTNAME@ was not replaced by the hostname');
     assert.match(install.serial, /RBE: trigger answered: ok/, 'the trigger was not accepted');
+    assert.match(install.serial, new RegExp(`RBE: registered with ${lab.serverIp.replace(/\./g, '\\.')}:${ENGINE_PORT}: OK`), 'the installed host did not register with the engine given as management_server');
     assert.match(install.serial, new RegExp(INSTALL_DONE));
 
-    const node = JSON.parse(await cli(['node', 'show', c.node, '--json'], env)) as NodeJson;
-    assert.equal(node.status, 'booted');
-    assert.equal(node.bootAction, 'local');
+    // The hand-off: rhevboot finds the host pending approval, approves it, and waits for up.
+    const node = await waitFor('the node to be up in the engine', 60_000, async () => {
+      const n = JSON.parse(await cli(['node', 'show', c.node, '--json'], env)) as NodeJson;
+      return n.status === 'up' || n.status === 'failed' ? n : undefined;
+    });
+    assert.deepEqual([node.status, node.bootAction], ['up', 'local']);
+    const hosts = JSON.parse(lab.in(['curl', '-sS', '--fail', '-m', '10', `${engine.url}/__sim/hosts`])) as { name: string; status: string }[];
+    assert.deepEqual(hosts.map((h) => [h.name, h.status]), [[c.node, 'up']], 'exactly one host, up');
 
     const events = await timeline(stateDir, c.node);
     assertInOrder(events, [
       { name: 'DHCP from the firmware', match: (e) => e.kind === 'node.dhcp' },
       { name: `the install config (${c.installVia})`, match: (e) => (e.kind === 'node.installing' || e.kind === 'node.tftp') && c.installVia.test(e.message) },
       { name: 'the trigger (node.booted)', match: (e) => e.kind === 'node.booted' },
+      { name: 'the hand-off queued', match: (e) => e.kind === 'rhevm.queued' },
+      { name: 'the host found pending approval', match: (e) => e.kind === 'rhevm.host-found' },
+      { name: 'the host approved', match: (e) => e.kind === 'rhevm.host-approved' },
+      { name: 'the host up', match: (e) => e.kind === 'rhevm.host-up' },
     ]);
     const bootedId = events.find((e) => e.kind === 'node.booted')!.id;
 
@@ -264,7 +289,7 @@ async function runCase(t: TestContext, c: Case): Promise<void> {
     assert.ok(after.some((e) => e.kind === 'node.dhcp'), `no DHCP from the second boot in the timeline:\n${after.map((e) => `  ${e.kind}: ${e.message}`).join('\n')}`);
     assert.ok(!after.some((e) => e.kind === 'node.installing' || e.kind === 'node.booted'), 'the second boot was treated as an install');
     const again = JSON.parse(await cli(['node', 'show', c.node, '--json'], env)) as NodeJson;
-    assert.deepEqual([again.status, again.bootAction], ['booted', 'local']);
+    assert.deepEqual([again.status, again.bootAction], ['up', 'local']);
     t.diagnostic(`${c.title}: total ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   } catch (err) {
     failed = true;
@@ -279,6 +304,7 @@ async function runCase(t: TestContext, c: Case): Promise<void> {
     (err as Error).message += `\n--- timeline ---\n${events}\n--- rhevboot log (events, warnings) ---\n${lines.join('\n')}\n(work dir ${work})`;
     throw err;
   } finally {
+    await lab.stop(engine.proc);
     await lab.stop(server);
   }
 }

@@ -44,11 +44,12 @@ say "eth0 present mac=$(cat /sys/class/net/eth0/address)"
 ip link set lo up
 ip link set eth0 up
 
-TRIGGER=; HN=
+TRIGGER=; HN=; MS=
 for a in $(cat /proc/cmdline); do
   case "$a" in
     local_boot_trigger=*) TRIGGER=\${a#local_boot_trigger=} ;;
     hostname=*) HN=\${a#hostname=} ;;
+    management_server=*) MS=\${a#management_server=} ;;
   esac
 done
 [ -n "$TRIGGER" ] || finish "FAIL: no local_boot_trigger on the command line"
@@ -76,12 +77,30 @@ else
   finish "FAIL: ISO MISSING: no /rhevh.iso in the initramfs"
 fi
 
+# What vdsm-tool register does on the installed host's first boot (ovirt-api.md §8.3), played here
+# right after the trigger: host-register v1 against management_server (plain http in the lab).
+register() {
+  [ -n "$MS" ] || { say "no management_server: not registering"; return; }
+  UUID=$(cat /sys/class/dmi/id/product_uuid 2>/dev/null || cat /sys/class/net/eth0/address)
+  R="http://$MS/ovirt-engine/services/host-register?version=1&command=register&name=$HN&address=$DHCP_IP&uniqueId=$UUID&port=54321"
+  k=0
+  while [ $k -lt 5 ]; do
+    if timeout 10 wget -q -O /tmp/register.out "$R" 2>/tmp/register.err; then
+      say "registered with $MS: $(cat /tmp/register.out)"
+      return
+    fi
+    k=$((k+1)); sleep 1
+  done
+  say "registration failed: $(cat /tmp/register.err)"
+}
+
 URL=$(echo "$TRIGGER" | sed "s/@HOSTNAME@/$HN/")
 say "calling trigger $URL"
 n=0
 while [ $n -lt 3 ]; do
   if timeout 15 wget -q -O /tmp/trigger.out "$URL" 2>/tmp/trigger.err; then
     say "trigger answered: $(cat /tmp/trigger.out)"
+    register
     finish "INSTALL DONE"
   fi
   say "trigger failed: $(cat /tmp/trigger.err)"
