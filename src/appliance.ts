@@ -67,6 +67,7 @@ export async function startAppliance(loaded: LoadedConfig, opts: { log?: Logger;
           await bootServers.close();
           await server.close();
           await services.registrations.stop();
+          await services.events.flush();
           if (services.background.size) log.info({ running: services.background.size }, 'aborting background work');
           await services.background.drain(reason);
           await store.close();

@@ -27,7 +27,7 @@ export async function startBootServers(config: Config, store: Store, services: S
   };
   const timeline = (node: string | undefined, kind: string, message: string, data: Record<string, unknown>): void => {
     if (!node) return;
-    services.events.record({ kind, subjectType: 'node', subject: node, message, data }).catch((err: unknown) => log.warn({ err, node }, 'timeline event not recorded'));
+    services.events.note({ kind, subjectType: 'node', subject: node, message, data });
   };
   try {
     if (config.dhcp.mode !== 'off') {
