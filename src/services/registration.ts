@@ -11,6 +11,8 @@ import type { JobContext, JobOutcome } from './job-runner.js';
 export const REGISTER_JOB = 'rhevm.register';
 /** Plain (not hashed): the engine needs it to SSH in when it adds a host by address (§8.4). */
 export const SECRET_HOST_ROOT_PASSWORD = 'rhevm.host-root-password';
+/** Plain too: the engine logs in to the nodes' BMCs with it (IPMI power management). */
+export const SECRET_PM_PASSWORD = 'rhevm.pm-password';
 
 type Phase = 'waiting-for-host' | 'approving' | 'waiting-for-up' | 'follow-ups';
 
@@ -210,8 +212,22 @@ export class RegistrationService {
     }
   }
 
-  /** Optional follow-ups from the node's attributes: `rhevm.networks=net:nic[,net:nic]`. */
+  /**
+   * Optional follow-ups from the node's attributes: power management (`pm.address`, `pm.user`,
+   * `pm.type` (ipmilan), password from the `rhevm.pm-password` secret) and logical networks
+   * (`rhevm.networks=net:nic[,net:nic]`). Each is idempotent, so a resumed hand-off repeats it.
+   */
   private async followUps(client: RhevmClient, node: NodeRecord, host: Host, call: { correlationId: string; signal: AbortSignal }): Promise<void> {
+    const pmAddress = node.attrs['pm.address'];
+    if (pmAddress) {
+      const password = await this.deps.store.secrets.get(SECRET_PM_PASSWORD);
+      await client.hosts.setPowerManagement(
+        host.id,
+        { enabled: true, type: node.attrs['pm.type'] ?? 'ipmilan', address: pmAddress, ...(node.attrs['pm.user'] ? { username: node.attrs['pm.user'] } : {}), ...(password ? { password } : {}) },
+        call,
+      );
+      await this.event(node.name, 'rhevm.power-management', `power management ${node.attrs['pm.type'] ?? 'ipmilan'} at ${pmAddress} set on host ${host.name}`, { host: host.id, address: pmAddress });
+    }
     const spec = node.attrs['rhevm.networks'];
     if (!spec) return;
     for (const pair of spec.split(',').map((s) => s.trim()).filter(Boolean)) {

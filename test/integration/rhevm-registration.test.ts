@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { createCliLogger } from '../../src/log.js';
 import { createServices, type Services } from '../../src/services/index.js';
-import { REGISTER_JOB, SECRET_HOST_ROOT_PASSWORD } from '../../src/services/registration.js';
+import { REGISTER_JOB, SECRET_HOST_ROOT_PASSWORD, SECRET_PM_PASSWORD } from '../../src/services/registration.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import type { Store } from '../../src/store/store.js';
 import { DEFAULT_USER, EngineSim } from '../engine-sim/index.js';
@@ -41,7 +41,8 @@ async function world(dir?: string, extra: Record<string, string> = {}): Promise<
 
 async function defineNode(w: World, sim: EngineSim, name = 'rhevh01', ip = '10.9.0.11'): Promise<void> {
   await w.services.engines.add({ name: 'rhevm1', url: sim.url, username: DEFAULT_USER.user, password: DEFAULT_USER.password, ...(sim.ca ? { caPem: sim.ca.pem } : {}) });
-  await w.services.nodes.add([{ name, macs: ['52:54:00:09:00:11'], ip, manager: 'rhevm1', cluster: 'Default' }]);
+  await w.services.nodes.add([{ name, macs: ['52:54:00:09:00:11'], ip, manager: 'rhevm1', cluster: 'Default', attrs: { 'pm.address': '10.9.1.11', 'pm.user': 'ipmiadmin' } }]);
+  await w.store.secrets.set(SECRET_PM_PASSWORD, 'bmc-secret');
 }
 
 /** What the trigger does in its transaction: the node is booted and its hand-off queued. */
@@ -91,6 +92,10 @@ for (const version of [3, 4] as const) {
         assert.equal(approves.length, 1);
         assert.equal(approves[0]!.headers['correlation-id'], job.id, 'engine calls carry the job as Correlation-Id');
         assert.match(approves[0]!.body, /<cluster>\s*<name>Default<\/name>\s*<\/cluster>|<cluster[^>]*>.*Default/s);
+        const pm = sim.hostByName('rhevh01.example.com')!.powerManagement;
+        assert.deepEqual([pm.enabled, pm.address, pm.username], [true, '10.9.1.11', 'ipmiadmin'], 'power management set from the node');
+        assert.ok(kinds.indexOf('rhevm.power-management') < kinds.indexOf('rhevm.host-up'));
+        assert.doesNotMatch(JSON.stringify(await w.services.events.list({})), /bmc-secret/);
       } finally {
         await w.close();
         await sim.close();

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { encrypt } from 'unixcrypt';
 import { RhevbootError } from '../../errors.js';
 import { SECRET_ADMIN_PASSWORD, SECRET_RHEVM_ADMIN_PASSWORD } from '../../services/boot-configs.js';
-import { SECRET_HOST_ROOT_PASSWORD } from '../../services/registration.js';
+import { SECRET_HOST_ROOT_PASSWORD, SECRET_PM_PASSWORD } from '../../services/registration.js';
 import { withContext, type GlobalOptions } from '../context.js';
 import { printTable } from '../output.js';
 import { readSecret } from '../prompt.js';
@@ -12,9 +12,10 @@ const KNOWN: Record<string, string> = {
   [SECRET_ADMIN_PASSWORD]: "RHEV-H 'admin' user password (adminpw=)",
   [SECRET_RHEVM_ADMIN_PASSWORD]: 'root password RHEV-M uses to reach the host (rhevm_admin_password=)',
   [SECRET_HOST_ROOT_PASSWORD]: 'the same root password in clear, only to add a host that never registered itself (optional)',
+  [SECRET_PM_PASSWORD]: "the nodes' BMC (IPMI) password the engine fences with, for nodes with a pm.address attribute (optional)",
 };
-/** Kept as given, because the engine needs the password itself to SSH in (ovirt-api.md §8.4). */
-const PLAIN = new Set([SECRET_HOST_ROOT_PASSWORD]);
+/** Kept as given, because the engine needs the password itself (to SSH in, §8.4; to reach the BMC). */
+const PLAIN = new Set([SECRET_HOST_ROOT_PASSWORD, SECRET_PM_PASSWORD]);
 
 export function secretCommand(program: Command, globals: () => GlobalOptions): void {
   const secret = program.command('secret').description('write-only secrets: installer passwords (stored as SHA-512 crypt hashes) and the optional host root password');
