@@ -136,6 +136,7 @@ export class EngineService {
   }
 
   private clientFor(e: EngineRecord): RhevmClient {
+    if (e.kind !== 'rhevm') throw new RhevbootError('RB_ERR_INVALID', `${e.name} is a ${e.kind} manager, not a RHEV-M engine`, { name: e.name });
     if (e.url.startsWith('https:') && !e.caPem) {
       throw new RhevbootError('RB_ERR_INVALID', `engine ${e.name} has no pinned CA: run 'rhevboot rhevm test ${e.name}' and confirm its fingerprint`, { name: e.name });
     }

@@ -72,7 +72,7 @@ export class RegistrationService {
    * engine. Returns what happened, for the trigger's event.
    */
   async queue(node: NodeRecord, tx: Repositories): Promise<'queued' | 'already-queued' | 'no-engine'> {
-    if (!node.manager || !(await tx.engines.get(node.manager))) {
+    if (!node.manager || (await tx.engines.get(node.manager))?.kind !== 'rhevm') {
       await this.deps.events.record(
         { kind: 'node.handoff-skipped', subjectType: 'node', subject: node.name, message: node.manager ? `no engine named ${node.manager} is registered (rhevboot rhevm add): host not handed off` : 'the node names no engine: host not handed off', data: { manager: node.manager } },
         tx,

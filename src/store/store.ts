@@ -174,6 +174,8 @@ export interface TokenRepository {
 
 export interface EngineRecord {
   name: string;
+  /** rhevm: a RHEV-M / oVirt engine; libvirt: a KVM host, `url` its libvirt URI. */
+  kind: 'rhevm' | 'libvirt';
   url: string;
   username: string;
   /** Write-only: never returned by the API or the CLI, never logged. */
@@ -190,7 +192,7 @@ export interface EngineRecord {
 export interface EngineRepository {
   get(name: string): Promise<EngineRecord | undefined>;
   list(): Promise<EngineRecord[]>;
-  put(engine: Omit<EngineRecord, 'createdAt' | 'updatedAt'>): Promise<EngineRecord>;
+  put(engine: Omit<EngineRecord, 'createdAt' | 'updatedAt' | 'kind'> & { kind?: EngineRecord['kind'] }): Promise<EngineRecord>;
   remove(name: string): Promise<boolean>;
 }
 

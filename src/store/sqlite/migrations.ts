@@ -216,4 +216,14 @@ export const MIGRATIONS: Migration[] = [
       CREATE UNIQUE INDEX jobs_one_live ON jobs (kind, subject) WHERE state IN ('queued', 'running');
     `,
   },
+  {
+    version: 7,
+    name: 'libvirt managers',
+    sql: `
+      -- Engines are the managers VMs and hosts live in: RHEV-M / oVirt ('rhevm', url = the engine)
+      -- or a plain KVM host through libvirt ('libvirt', url = a libvirt URI such as
+      -- qemu+ssh://root@kvm1/system; no password: ssh keys). Placement looks at all of them.
+      ALTER TABLE engines ADD COLUMN kind TEXT NOT NULL DEFAULT 'rhevm' CHECK (kind IN ('rhevm', 'libvirt'));
+    `,
+  },
 ];
