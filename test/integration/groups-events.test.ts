@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { BOOTSTRAP_TOKEN_FILE, startAppliance, type Appliance } from '../../src/appliance.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createCliLogger } from '../../src/log.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli, spawnCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 
 describe('groups and the event log (API and CLI)', () => {
@@ -100,5 +100,28 @@ describe('groups and the event log (API and CLI)', () => {
     assert.equal(r.code, 1);
     r = await runCli(['events', '--limit', 'x'], env);
     assert.match(r.stderr, /--limit must be/);
+  });
+
+  it('events --follow prints a range\'s new events as they happen and stops on Ctrl-C', async () => {
+    const child = spawnCli(['events', 'n01,n02', '--follow', '--json', '--limit', '1'], env);
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const lines = (): { subject: string; message: string }[] => out.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const waitLines = async (n: number): Promise<void> => {
+      for (let i = 0; i < 200 && lines().length < n; i++) await new Promise((r) => setTimeout(r, 50));
+    };
+    try {
+      await waitLines(1);
+      assert.equal(lines().length, 1, 'the latest event first');
+      await call('PATCH', '/api/v1/nodes/n02', { kernelArgs: 'quiet' });
+      await call('PATCH', '/api/v1/nodes/n05', { kernelArgs: 'quiet' });
+      await call('PATCH', '/api/v1/nodes/n01', { kernelArgs: 'quiet' });
+      await waitLines(3);
+      assert.deepEqual(lines().slice(1).map((e) => e.subject), ['n02', 'n01'], 'n05 is outside the range');
+    } finally {
+      child.kill('SIGINT');
+    }
+    const code = await new Promise((r) => child.on('close', r));
+    assert.equal(code, 0);
   });
 });
