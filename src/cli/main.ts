@@ -4,9 +4,11 @@ import { VERSION } from '../version.js';
 import { configCommand } from './commands/config.js';
 import { copycdsCommand } from './commands/copycds.js';
 import { distroCommand } from './commands/distro.js';
+import { doctorCommand } from './commands/doctor.js';
 import { eventsCommand } from './commands/events.js';
 import { groupCommand } from './commands/group.js';
 import { hypervisorCommand } from './commands/hypervisor.js';
+import { installLoadersCommand } from './commands/install-loaders.js';
 import { nodeCommand } from './commands/node.js';
 import { previewCommand } from './commands/preview.js';
 import { rhevmCommand } from './commands/rhevm.js';
@@ -36,6 +38,8 @@ export function buildProgram(): Command {
   secretCommand(program, globals);
   tokenCommand(program, globals);
   configCommand(program, globals);
+  installLoadersCommand(program, globals);
+  doctorCommand(program, globals);
   return program;
 }
 

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { CONFIG_KEYS, envNameFor } from '../../config/keys.js';
+import { configExampleYaml } from '../../config/example.js';
 import type { GlobalOptions } from '../context.js';
 import { printJson, printTable } from '../output.js';
 
@@ -23,6 +24,13 @@ export function configCommand(program: Command, globals: () => GlobalOptions): v
         ['KEY', 'VALUE', 'SOURCE', 'ENVIRONMENT'],
         CONFIG_KEYS.map((k) => [k.key, k.secret ? '[redacted]' : JSON.stringify(valueAt(loaded.config, k.key)), loaded.sources[k.key] ?? '', envNameFor(k.key)]),
       );
+    });
+
+  config
+    .command('example')
+    .description('print a YAML configuration with every key at its default, each with its meaning as a comment')
+    .action(() => {
+      process.stdout.write(configExampleYaml());
     });
 
   config
