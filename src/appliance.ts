@@ -43,7 +43,9 @@ export async function startAppliance(loaded: LoadedConfig, opts: { log?: Logger;
     if (orphans.length) log.warn({ jobs: orphans.map((j) => j.id) }, 'imports interrupted by an earlier stop; the next copycds of each cleans up');
 
     http = await buildHttpApp({ store, services, log, bodyLimit: config.http.bodyLimit, bootFiles: { installDir: config.installDir, tftpRoot: config.tftp.root } });
-    await http.listen({ host: config.http.host, port: config.http.port });
+    // A boot storm opens a connection per node at once; Node's default backlog (511) overflowed
+    // with 1000 nodes and the kernel reset the rest. The kernel caps this at net.core.somaxconn.
+    await http.listen({ host: config.http.host, port: config.http.port, backlog: 4096 });
     const addr = http.server.address();
     const httpAddress = typeof addr === 'object' && addr ? { host: addr.address, port: addr.port } : { host: config.http.host, port: config.http.port };
     boot = await startBootServers(config, store, services, log);

@@ -11,6 +11,19 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
  * reads piped straight into the socket keep pace with plain Node `http`.
  */
 const CHUNK = 1024 * 1024;
+/** Streams in flight: in a boot storm hundreds of initrds go out at once. */
+let active = 0;
+
+/**
+ * Each stream holds about two chunks (one read ahead, one in the socket). One fast client gets
+ * 1 MiB reads (that is what keeps pace with nginx); when hundreds download at once the chunk
+ * shrinks, so memory stays bounded while the network, not the reads, is the limit.
+ */
+function chunkFor(streams: number): number {
+  if (streams <= 16) return CHUNK;
+  if (streams <= 64) return CHUNK / 4;
+  return CHUNK / 16;
+}
 
 export interface SendStats {
   status: number;
@@ -97,11 +110,18 @@ export async function sendFile(req: FastifyRequest, reply: FastifyReply, file: {
     return { status, bytes: 0 };
   }
   // The stream owns the handle from here and closes it on end, error or a client that goes away.
-  const stream = createReadStream('', { fd: handle, start, end, highWaterMark: CHUNK, autoClose: true });
+  active++;
+  const stream = createReadStream('', { fd: handle, start, end, highWaterMark: chunkFor(active), autoClose: true });
   return new Promise((resolve) => {
     let sent = 0;
+    let finished = false;
     stream.on('data', (chunk) => (sent += chunk.length));
-    const done = (): void => resolve({ status, bytes: sent });
+    const done = (): void => {
+      if (finished) return;
+      finished = true;
+      active--;
+      resolve({ status, bytes: sent });
+    };
     res.on('close', () => {
       stream.destroy();
       done();
