@@ -14,8 +14,8 @@
 import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.js';
-import { ERR, encodeError, encodeOack, OP, writeDataHeader, type TftpOption } from './packet.js';
-import type { BlockSource } from './reader.js';
+import { ERR, encodeError, encodeOack, OP, type TftpOption } from './packet.js';
+import type { PacketSource } from './packets.js';
 
 export type TransferOutcome = 'ok' | 'timeout' | 'error' | 'aborted';
 
@@ -39,7 +39,7 @@ export interface TransferCounters {
 export interface TransferOptions {
   host: string;
   client: { address: string; port: number };
-  source: BlockSource;
+  source: PacketSource;
   blockSize: number;
   windowSize: number;
   /** Send this OACK first and wait for ACK 0. */
@@ -95,6 +95,7 @@ export class ReadTransfer {
   private rttvar = 0;
   private backoff = 0;
   private timer: NodeJS.Timeout | undefined;
+  private releaseTimer: NodeJS.Timeout | undefined;
   private timerDueAt = 0;
   private progressed = false;
   private hinted = false;
@@ -238,7 +239,7 @@ export class ReadTransfer {
       this.ackedWasResent = this.oackResent;
       this.oackPacket = undefined;
       this.progress(now);
-      this.fill();
+      this.fill(now);
       return;
     }
     const abs = this.acked + ((wire - (this.acked & 0xffff)) & 0xffff);
@@ -257,9 +258,10 @@ export class ReadTransfer {
       void this.finish('ok');
       return;
     }
+    this.releaseAcked();
     // RFC 7440: an ACK short of the window's end means the client saw a gap; go back to it.
     if (abs < this.sent) this.resendOutstanding(now);
-    this.fill();
+    this.fill(now);
   }
 
   private onDuplicateAck(now: number): void {
@@ -286,20 +288,27 @@ export class ReadTransfer {
     this.armTimer();
   }
 
-  private fill(): void {
+  /** Sends what the window allows, in one loop; the clock is read and the timer looked at once
+   * per burst, not per block. */
+  private fill(now = performance.now()): void {
     if (this.filling || this.finished || this.oackPacket) return;
-    while (this.sent < this.acked + this.w && (this.lastBlock === undefined || this.sent < this.lastBlock)) {
+    const end = Math.min(this.acked + this.w, this.lastBlock ?? Infinity);
+    if (this.sent >= end) return;
+    const before = this.sent;
+    while (this.sent < end && this.lastBlock === undefined) {
       const n = this.sent + 1;
-      const pkt = Buffer.allocUnsafe(4 + this.blk);
-      const r = this.o.source.readInto(pkt, 4, this.blk);
-      if (typeof r !== 'number') {
+      const p = this.o.source.packet(n);
+      if (!(p instanceof Uint8Array)) {
         this.filling = true;
-        r.then(
-          (len) => {
+        p.then(
+          (pkt) => {
             this.filling = false;
             if (this.finished) return;
-            this.emit(n, pkt, len);
-            this.fill();
+            const at = performance.now();
+            this.emit(n, pkt, at);
+            this.lastSendAt = at;
+            this.armTimer();
+            this.fill(at);
           },
           (err: unknown) => {
             this.filling = false;
@@ -307,19 +316,20 @@ export class ReadTransfer {
             void this.finish('error', 'read failed', 'read error');
           },
         );
-        return;
+        break;
       }
-      this.emit(n, pkt, r);
+      this.emit(n, p, now);
     }
+    if (this.sent === before) return;
+    this.lastSendAt = now;
+    this.armTimer();
   }
 
-  private emit(n: number, pkt: Buffer, len: number): void {
-    writeDataHeader(pkt, n);
-    const p = len === this.blk ? pkt : pkt.subarray(0, 4 + len);
+  private emit(n: number, p: Buffer, now: number): void {
+    const len = p.length - 4;
     if (len < this.blk) this.lastBlock = n;
     this.totalBytes += len;
     const slot = n % this.w;
-    const now = performance.now();
     this.ring[slot] = p;
     this.resent[slot] = 0;
     this.sentAt[slot] = now;
@@ -328,8 +338,24 @@ export class ReadTransfer {
     this.send(p);
     this.o.counters.dataSent++;
     this.o.counters.bytesSent += len;
-    this.lastSendAt = now;
-    this.armTimer();
+  }
+
+  /**
+   * Lets the source reuse the memory of ACKed blocks. A datagram the kernel would not take at once
+   * waits in libuv's queue still pointing at its packet, so nothing is handed back while anything
+   * is queued; the queue drains within milliseconds.
+   */
+  private releaseAcked(): void {
+    if (this.finished || this.releaseTimer) return;
+    if (this.socket && this.socket.getSendQueueCount() > 0) {
+      this.releaseTimer = setTimeout(() => {
+        this.releaseTimer = undefined;
+        this.releaseAcked();
+        this.fill();
+      }, 1);
+      return;
+    }
+    this.o.source.release(this.acked);
   }
 
   /** Keeps one timer, due one RTO after the last send; re-armed only when that moves it earlier
@@ -382,6 +408,8 @@ export class ReadTransfer {
     this.finished = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.releaseTimer) clearTimeout(this.releaseTimer);
+    this.releaseTimer = undefined;
     const socket = this.socket;
     if (socket && errorToClient) {
       await new Promise<void>((resolve) => {

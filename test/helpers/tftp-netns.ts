@@ -159,8 +159,9 @@ export interface ServerChild {
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-export async function startServerChild(ns: string, cfg: Record<string, unknown>): Promise<ServerChild> {
-  const child: ChildProcess = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', path.join(here, 'tftp-server-child.ts')], {
+/** `nodeArgs` go to the child's node (the bench passes `--cpu-prof` to profile the server). */
+export async function startServerChild(ns: string, cfg: Record<string, unknown>, nodeArgs: string[] = []): Promise<ServerChild> {
+  const child: ChildProcess = spawn('ip', ['netns', 'exec', ns, process.execPath, ...nodeArgs, '--import', 'tsx', path.join(here, 'tftp-server-child.ts')], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, RBT_TFTP_CHILD: JSON.stringify(cfg) },
   });
