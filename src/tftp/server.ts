@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import { negotiate, oackOptions } from './options.js';
 import { ERR, encodeError, OP, parsePacket, peekOpcode } from './packet.js';
 import { normalizeRequestName, openStatic, prepareRoots, type ServedRoot } from '../util/served-files.js';
+import { CopiedPackets, FilePackets, type PacketSource } from './packets.js';
 import { BufferSource, FileSource, NetasciiSource, type BlockSource } from './reader.js';
 import { ReadTransfer, type TransferCounters } from './transfer.js';
 
@@ -68,7 +69,24 @@ interface Counters extends TransferCounters {
   errors: number;
   aborted: number;
   superseded: number;
+  duplicateRequests: number;
   rendered: number;
+}
+
+interface Slot {
+  transfer?: ReadTransfer;
+  startedAt: number;
+  /** File, mode and options of the request: what tells a repeat from a new question. */
+  signature: string;
+  /** A repeat of the request that arrived while this transfer had not started yet. */
+  repeat?: { options: { name: string; value: string }[]; at: number };
+}
+
+/** How long a served request is remembered, and a repeat kept; longer than any client's re-ask. */
+const FINISHED_MEMORY_MS = 5000;
+
+function requestSignature(name: string, mode: string, options: { name: string; value: string }[]): string {
+  return `${name}\0${mode.toLowerCase()}\0${options.map((o) => `${o.name.toLowerCase()}=${o.value}`).join('\0')}`;
 }
 
 export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServer> {
@@ -91,6 +109,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     errors: 0,
     aborted: 0,
     superseded: 0,
+    duplicateRequests: 0,
     rendered: 0,
     dataSent: 0,
     oackSent: 0,
@@ -99,7 +118,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     dupAcks: 0,
   };
   /** Keyed by client address:port; includes requests still being resolved. */
-  const active = new Map<string, { transfer?: ReadTransfer; startedAt: number }>();
+  const active = new Map<string, Slot>();
   const pending = new Set<Promise<void>>();
   let closing = false;
   /** Smoothed RTT over finished transfers: the starting point for the next one's timeout. */
@@ -206,14 +225,33 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       await replyError(client, ERR.ILLEGAL_OPERATION, `transfer mode ${mode.slice(0, 20)} not supported`);
       return;
     }
+    const signature = requestSignature(name, mode, options);
     const existing = active.get(key);
     if (existing) {
-      // A repeated RRQ from the same port: the client lost our first answer, or (EDK2) it aborted
-      // with error 8 and asked again before that error reached the old transfer. Replace the old
-      // one unless data is already flowing, which a late duplicate must not disturb.
-      if (!existing.transfer || existing.transfer.started) return;
+      // A repeated RRQ from the same port while a transfer is being set up or has sent its
+      // first packet. Usually the client re-asked because our answer was slow or lost (pxelinux
+      // re-asks after ~110 ms, iPXE ~250 ms): replacing the transfer then kills the download,
+      // because the client has already bound to the first transfer's port and answers the second
+      // with error 5. So the first transfer carries on (its own timer resends), and the request
+      // is kept: if the client ends the first transfer itself (EDK2's "ask tsize, error 8, ask
+      // again", whose error may arrive after the new RRQ), the kept request is served then.
+      // A request with other options or another file is a new question: it replaces the old one.
+      if (existing.transfer?.started) return;
+      if (existing.signature === signature) {
+        counters.duplicateRequests++;
+        existing.repeat = { options, at: performance.now() };
+        return;
+      }
+      if (!existing.transfer) return;
       counters.superseded++;
-      existing.transfer.abort('superseded by a new request from the same port');
+      existing.transfer.abort('superseded by a different request from the same port');
+    }
+    const recent = finished.get(key);
+    if (recent && recent.signature === signature && performance.now() - recent.at < FINISHED_MEMORY_MS) {
+      // A late duplicate of a request already served: the client has its file; a new transfer
+      // would only time out against a client that moved on.
+      counters.duplicateRequests++;
+      return;
     }
     if (active.size >= opts.maxTransfers) {
       counters.busy++;
@@ -221,8 +259,9 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       socket.send(encodeError(ERR.NOT_DEFINED, 'server busy, retry'), client.port, client.address);
       return;
     }
-    const slot: { transfer?: ReadTransfer; startedAt: number } = { startedAt };
+    const slot: Slot = { startedAt, signature };
     active.set(key, slot);
+    let endedByClient = false;
     try {
       let resolved;
       try {
@@ -249,11 +288,23 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       const neg = negotiate(options, { maxBlockSize: opts.maxBlockSize, maxWindowSize: opts.maxWindowSize }, { netascii });
       if (neg.ignored.length > 0) log.debug({ client: client.address, file: name, ignored: neg.ignored }, 'tftp: options ignored');
       const oack = oackOptions(neg, resolved.size);
-      // Read-ahead of two windows (at least 64 KiB, at most 1 MiB): enough that lockstep rarely
-      // waits on the disk, bounded so a thousand-node storm stays within memory.
-      const chunk = Math.min(Math.max(64 * 1024, neg.blockSize * neg.windowSize * 2), 1024 * 1024);
-      const raw: BlockSource = resolved.kind === 'file' ? new FileSource(resolved.handle, resolved.size, chunk) : new BufferSource(resolved.bytes);
-      const source = netascii ? new NetasciiSource(raw) : raw;
+      let source: PacketSource;
+      if (resolved.kind === 'file' && !netascii) {
+        try {
+          source = new FilePackets(resolved.handle, resolved.size, neg.blockSize, neg.windowSize);
+        } catch (err) {
+          // A window too large to buffer (windowsize 65535 of 64 KiB blocks): refuse it, keep the handle count right.
+          await resolved.handle.close().catch(() => undefined);
+          log.error({ err, client: client.address, file: name, blockSize: neg.blockSize, windowSize: neg.windowSize }, 'tftp: cannot buffer the window');
+          report(client, name, 'error', {}, startedAt);
+          await replyError(client, ERR.NOT_DEFINED, 'window too large');
+          return;
+        }
+      } else {
+        // Netascii changes lengths, so those blocks are converted and copied one at a time.
+        const raw: BlockSource = resolved.kind === 'file' ? new FileSource(resolved.handle, resolved.size, 64 * 1024) : new BufferSource(resolved.bytes);
+        source = new CopiedPackets(netascii ? new NetasciiSource(raw) : raw, neg.blockSize);
+      }
       if (closing) {
         await source.close();
         return;
@@ -286,8 +337,24 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       if (outcome === 'timeout') log.warn({ client: client.address, file: name, bytes: r.bytes, reason: r.reason }, 'tftp: transfer timed out');
       else log.debug({ client: client.address, file: name, outcome, bytes: r.bytes, ms: Math.round(r.durationMs), reason: r.reason }, 'tftp: transfer finished');
       report(client, name, outcome, { bytes: r.bytes, retransmits: r.retransmits, blockSize: neg.blockSize, windowSize: neg.windowSize }, startedAt);
+      endedByClient = outcome === 'aborted' && (r.reason?.startsWith('client error') ?? false);
+      if (outcome === 'ok') remember(key, signature);
     } finally {
       if (active.get(key) === slot) active.delete(key);
+    }
+    // The client ended the transfer and had already asked again: answer that request now.
+    if (endedByClient && slot.repeat && performance.now() - slot.repeat.at < FINISHED_MEMORY_MS && !closing) {
+      await handleRead(client, filename, mode, slot.repeat.options);
+    }
+  }
+
+  /** Requests served lately, by client address:port: late duplicates of them are ignored. */
+  const finished = new Map<string, { signature: string; at: number }>();
+  function remember(key: string, signature: string): void {
+    finished.set(key, { signature, at: performance.now() });
+    if (finished.size > 10_000) {
+      const cutoff = performance.now() - FINISHED_MEMORY_MS;
+      for (const [k, v] of finished) if (v.at < cutoff) finished.delete(k);
     }
   }
 

@@ -10,7 +10,8 @@ import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { encodeRequest, type Packet } from '../../src/tftp/packet.js';
+import dgram from 'node:dgram';
+import { encodeAck, encodeError, encodeRequest, parsePacket, type Packet } from '../../src/tftp/packet.js';
 import { startTftpServer, type TftpServer, type TransferEvent } from '../../src/tftp/server.js';
 import { tempDir } from '../helpers/tmp.js';
 import { fakeGet, firstReply } from '../helpers/tftp-fake-client.js';
@@ -121,6 +122,64 @@ describe('tftp server over loopback', () => {
     await settle();
     const outcomes = events.filter((x) => x.file === 'pxelinux.0').map((x) => x.outcome);
     assert.deepEqual(outcomes, ['aborted', 'ok']);
+  });
+
+  it('a client that re-asks before ACKing keeps its first transfer; an aborting EDK2 gets its repeat served', async () => {
+    const sock = dgram.createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+    const inbox: { msg: Buffer; port: number }[] = [];
+    sock.on('message', (msg, rinfo) => inbox.push({ msg, port: rinfo.port }));
+    const next = async (): Promise<{ packet: Packet; port: number }> => {
+      for (let i = 0; i < 300 && inbox.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      const m = inbox.shift();
+      assert.ok(m, 'no answer from the server');
+      const parsed = parsePacket(m.msg);
+      assert.ok(parsed.ok);
+      return { packet: parsed.packet, port: m.port };
+    };
+    const rrq = encodeRequest('RRQ', 'sub/file.txt', 'octet', [{ name: 'blksize', value: '1468' }, { name: 'tsize', value: '0' }]);
+    const before = events.length;
+    try {
+      // 1. pxelinux under a busy server: RRQ, RRQ again, then the ACK 0 for the OACK it got.
+      sock.send(rrq, server.port, '127.0.0.1');
+      const oack = await next();
+      assert.equal(oack.packet.op, 'OACK');
+      sock.send(rrq, server.port, '127.0.0.1');
+      await new Promise((r) => setTimeout(r, 100));
+      sock.send(encodeAck(0), oack.port, '127.0.0.1');
+      const got: Buffer[] = [];
+      for (;;) {
+        const d = await next();
+        assert.equal(d.port, oack.port, 'every block comes from the first transfer');
+        assert.equal(d.packet.op, 'DATA');
+        const data = d.packet as Extract<Packet, { op: 'DATA' }>;
+        got.push(Buffer.from(data.data));
+        sock.send(encodeAck(data.block), d.port, '127.0.0.1');
+        if (data.data.length < 1468) break;
+      }
+      assert.deepEqual(Buffer.concat(got), sub);
+      // A late duplicate of the finished request starts nothing.
+      sock.send(rrq, server.port, '127.0.0.1');
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(inbox.length, 0, 'no answer to a late duplicate');
+      await settle();
+      assert.deepEqual(events.slice(before).filter((e) => e.file === 'sub/file.txt').map((e) => e.outcome), ['ok']);
+
+      // 2. EDK2: tsize probe, the new RRQ overtakes its error 8; the repeat is served after the abort.
+      const edk = encodeRequest('RRQ', 'pxelinux.0', 'octet', [{ name: 'tsize', value: '0' }, { name: 'blksize', value: '1468' }]);
+      sock.send(edk, server.port, '127.0.0.1');
+      const probe = await next();
+      assert.equal(probe.packet.op, 'OACK');
+      sock.send(edk, server.port, '127.0.0.1');
+      await new Promise((r) => setTimeout(r, 50));
+      sock.send(encodeError(8, 'User aborted the transfer'), probe.port, '127.0.0.1');
+      const again = await next();
+      assert.equal(again.packet.op, 'OACK', 'the repeated request is answered once the probe ended');
+      assert.notEqual(again.port, probe.port);
+      sock.send(encodeError(8, 'done'), again.port, '127.0.0.1');
+    } finally {
+      sock.close();
+    }
   });
 
   it('GRUB: a leading slash is relative to the root', async () => {
