@@ -9,8 +9,9 @@ import { benchCopycds } from './copycds.js';
 import { benchDhcp } from './dhcp.js';
 import { benchHttp } from './http.js';
 import { benchTftp } from './tftp.js';
+import { benchVms } from './vms.js';
 
-const BENCHES: Record<string, () => Promise<void>> = { copycds: benchCopycds, dhcp: benchDhcp, http: benchHttp, tftp: benchTftp, 'boot-storm': benchBootStorm };
+const BENCHES: Record<string, () => Promise<void>> = { copycds: benchCopycds, dhcp: benchDhcp, http: benchHttp, tftp: benchTftp, 'boot-storm': benchBootStorm, vms: benchVms };
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('--') && !/^[\d.,]+$/.test(a));
 const selected = names.length ? names : Object.keys(BENCHES);

@@ -4,7 +4,9 @@ import type { LoadedConfig } from './config/load.js';
 import { startBootServers, type BootServers } from './boot-servers.js';
 import { buildHttpApp } from './http/app.js';
 import { createLogger, type Logger } from './log.js';
+import { createMetrics, handoffJobCounts, type ApplianceMetrics } from './metrics/registry.js';
 import { createServices, type Services } from './services/index.js';
+import { REGISTER_JOB } from './services/registration.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import type { Store } from './store/store.js';
 import { VERSION } from './version.js';
@@ -15,6 +17,8 @@ export interface Appliance {
   http: FastifyInstance;
   boot: BootServers;
   log: Logger;
+  /** This appliance's Prometheus registry (`GET /metrics`). */
+  metrics: ApplianceMetrics;
   /** The HTTP address actually bound (port 0 in tests picks a free one). */
   httpAddress: { host: string; port: number };
   stop(reason?: string): Promise<void>;
@@ -30,11 +34,13 @@ export async function startAppliance(loaded: LoadedConfig, opts: { log?: Logger;
   const { config } = loaded;
   const log = opts.log ?? createLogger({ level: config.log.level, dir: config.log.file ? path.join(config.stateDir, 'logs') : undefined });
   log.info({ version: VERSION, config: loaded.file ?? '(embedded defaults)', stateDir: config.stateDir, installDir: config.installDir }, 'rhevboot starting');
-  const store = openSqliteStore({ dir: config.stateDir, busyTimeoutMs: config.store.busyTimeoutMs });
+  const metrics = createMetrics();
+  const store = openSqliteStore({ dir: config.stateDir, busyTimeoutMs: config.store.busyTimeoutMs, onCall: metrics.storeCall });
+  metrics.sources.jobs = handoffJobCounts(store, REGISTER_JOB);
   let http: FastifyInstance | undefined;
   let boot: BootServers | undefined;
   try {
-    const services = createServices(config, store, log, opts);
+    const services = createServices(config, store, log, { ...opts, observe: metrics.services });
     const tokenFile = path.join(config.stateDir, BOOTSTRAP_TOKEN_FILE);
     if (await services.tokens.ensureBootstrap(tokenFile)) {
       log.warn({ file: tokenFile }, 'no API token existed: created token "bootstrap" and wrote it to the file (readable by this user only)');
@@ -42,13 +48,16 @@ export async function startAppliance(loaded: LoadedConfig, opts: { log?: Logger;
     const orphans = await services.jobs.reapOrphans('copycds');
     if (orphans.length) log.warn({ jobs: orphans.map((j) => j.id) }, 'imports interrupted by an earlier stop; the next copycds of each cleans up');
 
-    http = await buildHttpApp({ store, services, log, bodyLimit: config.http.bodyLimit, bootFiles: { installDir: config.installDir, tftpRoot: config.tftp.root } });
+    http = await buildHttpApp({ store, services, log, bodyLimit: config.http.bodyLimit, bootFiles: { installDir: config.installDir, tftpRoot: config.tftp.root }, metrics, metricsOpen: config.http.metricsOpen });
     // A boot storm opens a connection per node at once; Node's default backlog (511) overflowed
     // with 1000 nodes and the kernel reset the rest. The kernel caps this at net.core.somaxconn.
     await http.listen({ host: config.http.host, port: config.http.port, backlog: 4096 });
     const addr = http.server.address();
     const httpAddress = typeof addr === 'object' && addr ? { host: addr.address, port: addr.port } : { host: config.http.host, port: config.http.port };
-    boot = await startBootServers(config, store, services, log);
+    boot = await startBootServers(config, store, services, log, { dhcpPacket: metrics.dhcpPacket });
+    const { dhcp, tftp } = boot;
+    if (dhcp) metrics.sources.dhcp = () => dhcp.stats();
+    if (tftp) metrics.sources.tftp = () => tftp.stats();
     // Hand-offs queued by triggers, also those a stop interrupted: resumed where they stood.
     await services.registrations.start();
     log.info({ http: httpAddress, dhcp: config.dhcp.mode, tftp: boot.tftp ? { port: boot.tftp.port } : 'off' }, 'rhevboot ready');
@@ -62,6 +71,7 @@ export async function startAppliance(loaded: LoadedConfig, opts: { log?: Logger;
       http: server,
       boot: bootServers,
       log,
+      metrics,
       httpAddress,
       stop(reason = 'stop requested') {
         stopping ??= (async () => {

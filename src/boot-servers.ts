@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import type { Config } from './config/load.js';
-import { startDhcpServer, type DhcpServer } from './dhcp/server.js';
+import { startDhcpServer, type DhcpPacketEvent, type DhcpServer } from './dhcp/server.js';
 import type { Logger } from './log.js';
 import { TFTP_DISTRO_PREFIX } from './services/boot-configs.js';
 import type { Services } from './services/index.js';
@@ -19,7 +19,13 @@ export interface BootServers {
  * asks the boot question and finds node reservations in the store; TFTP renders node configs and
  * serves distro trees under `distros/`. Contacts of known nodes become events on their timeline.
  */
-export async function startBootServers(config: Config, store: Store, services: Services, log: Logger): Promise<BootServers> {
+export async function startBootServers(
+  config: Config,
+  store: Store,
+  services: Services,
+  log: Logger,
+  observe: { dhcpPacket?: (e: DhcpPacketEvent) => void } = {},
+): Promise<BootServers> {
   const started: BootServers = { close: async () => {} };
   const closers: (() => Promise<void>)[] = [];
   started.close = async () => {
@@ -43,7 +49,10 @@ export async function startBootServers(config: Config, store: Store, services: S
         reservations: () => store.nodes.reservations(),
         log,
         // What a known node asked and what it got: the first lines an admin reads when a boot stalls.
-        onPacket: (e) => timeline(e.node, 'node.dhcp', `DHCP ${e.type} from ${e.mac}: ${e.outcome}${e.ip ? ` ${e.ip}` : ''}`, { ...e }),
+        onPacket: (e) => {
+          observe.dhcpPacket?.(e);
+          timeline(e.node, 'node.dhcp', `DHCP ${e.type} from ${e.mac}: ${e.outcome}${e.ip ? ` ${e.ip}` : ''}`, { ...e });
+        },
       });
       closers.push(() => started.dhcp!.close());
     }
@@ -66,7 +75,7 @@ export async function startBootServers(config: Config, store: Store, services: S
           if (t.outcome === 'not-found') return;
           void store.nodes
             .byIp(t.client)
-            .then((node) => timeline(node?.name, 'node.tftp', `TFTP ${t.file}: ${t.outcome}, ${t.bytes} bytes in ${t.durationMs} ms`, { ...t }))
+            .then((node) => timeline(node?.name, 'node.tftp', `TFTP ${t.file}: ${t.outcome}, ${t.bytes} bytes in ${Math.round(t.durationMs)} ms`, { ...t }))
             .catch(() => {});
         },
       });

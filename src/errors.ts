@@ -10,6 +10,11 @@ export type ErrorCode =
   | 'RB_ERR_CONFLICT'
   | 'RB_ERR_INVALID'
   | 'RB_ERR_UNAUTHORIZED'
+  // Too many of something at once (live streams); the client should retry later.
+  | 'RB_ERR_BUSY'
+  // A libvirt manager (virsh) refused, failed or hung (src/virt/libvirt-*.ts).
+  | 'RB_ERR_LIBVIRT'
+  | 'RB_ERR_LIBVIRT_TIMEOUT'
   | 'RB_ERR_ISO_IO'
   | 'RB_ERR_ISO_FORMAT'
   | 'RB_ERR_ISO_HOSTILE'
@@ -66,10 +71,14 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'RB_ERR_RHEVM_TLS':
     case 'RB_ERR_RHEVM_UNREACHABLE':
     case 'RB_ERR_RHEVM_PROTOCOL':
+    case 'RB_ERR_LIBVIRT':
     case 'RB_ERR_RHEVM_STATE':
       return 502;
+    case 'RB_ERR_LIBVIRT_TIMEOUT':
     case 'RB_ERR_RHEVM_TIMEOUT':
       return 504;
+    case 'RB_ERR_BUSY':
+      return 503;
     default:
       return 500;
   }

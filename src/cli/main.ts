@@ -9,12 +9,15 @@ import { eventsCommand } from './commands/events.js';
 import { groupCommand } from './commands/group.js';
 import { hypervisorCommand } from './commands/hypervisor.js';
 import { installLoadersCommand } from './commands/install-loaders.js';
+import { kvmCommand } from './commands/kvm.js';
 import { nodeCommand } from './commands/node.js';
 import { previewCommand } from './commands/preview.js';
 import { rhevmCommand } from './commands/rhevm.js';
 import { secretCommand } from './commands/secret.js';
 import { serveCommand } from './commands/serve.js';
 import { tokenCommand } from './commands/token.js';
+import { veCommand } from './commands/ve.js';
+import { vmCommand } from './commands/vm.js';
 import type { GlobalOptions } from './context.js';
 
 export function buildProgram(): Command {
@@ -34,7 +37,10 @@ export function buildProgram(): Command {
   previewCommand(program, globals);
   eventsCommand(program, globals);
   rhevmCommand(program, globals);
+  kvmCommand(program, globals);
   hypervisorCommand(program, globals);
+  veCommand(program, globals);
+  vmCommand(program, globals);
   secretCommand(program, globals);
   tokenCommand(program, globals);
   configCommand(program, globals);

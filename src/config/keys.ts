@@ -71,6 +71,12 @@ export const CONFIG_KEYS: ConfigKey[] = [
     doc: 'Largest API request body accepted, in bytes.',
   },
   {
+    key: 'http.metricsOpen',
+    schema: z.boolean(),
+    default: false,
+    doc: 'Serve `GET /metrics` (Prometheus format) without a token, for a scraper on a trusted network. Off: it needs an API token like the admin API.',
+  },
+  {
     key: 'store.busyTimeoutMs',
     schema: z.number().int().min(0).max(600_000),
     default: 5000,

@@ -8,7 +8,7 @@ export interface Config {
   stateDir: string;
   installDir: string;
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; file: boolean };
-  http: { host: string; port: number; bodyLimit: number };
+  http: { host: string; port: number; bodyLimit: number; metricsOpen: boolean };
   store: { busyTimeoutMs: number };
   media: { initrdCompression: 'none' | 'gzip'; maxIsoBytes: number };
   rhevm: { registrationTimeoutMs: number; pollIntervalMs: number; addAfterMs: number; concurrency: number };

@@ -14,7 +14,12 @@ import { groupRoutes } from './routes/groups.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { nodeRoutes } from './routes/nodes.js';
+import { veRoutes } from './routes/ve.js';
+import { vmRoutes } from './routes/vms.js';
 import { bootRoutes } from './routes/boot.js';
+import { consoleRoutes } from './routes/console.js';
+import { metricsRoutes } from './routes/metrics.js';
+import type { ApplianceMetrics } from '../metrics/registry.js';
 
 export interface HttpAppOptions {
   store: Store;
@@ -22,6 +27,10 @@ export interface HttpAppOptions {
   log: Logger;
   bodyLimit: number;
   bootFiles: BootFileRoots;
+  /** `GET /metrics` and the request counters; absent, neither exists. */
+  metrics?: ApplianceMetrics;
+  /** `http.metricsOpen`: /metrics without a token. */
+  metricsOpen?: boolean;
 }
 
 /**
@@ -39,7 +48,9 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   });
   installErrorHandlers(app);
+  const metrics = opts.metrics;
   app.addHook('onResponse', async (req, reply) => {
+    metrics?.httpResponse(req.method, req.routeOptions.url, reply.statusCode);
     req.log.info(
       { method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime), remote: req.ip, token: undefined, tokenName: req.tokenName },
       'http request',
@@ -55,8 +66,17 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
   });
 
   healthRoutes(app, opts.store);
-  await bootFileRoutes(app, opts.bootFiles);
+  await bootFileRoutes(app, opts.bootFiles, (f) => {
+    metrics?.bootFileBytes(f.bytes);
+    // Kernels and initrds fetched by a known node are a step of its timeline (like TFTP's).
+    void opts.services.nodes
+      .atAddress(f.client)
+      .then((node) => node && opts.services.events.note({ kind: 'node.http', subjectType: 'node', subject: node.name, message: `HTTP ${f.path}: ${f.status}, ${f.bytes} bytes in ${f.ms} ms`, data: { ...f } }))
+      .catch(() => {});
+  });
   bootRoutes(app, { configs: opts.services.configs, trigger: opts.services.trigger });
+  await consoleRoutes(app, { store: opts.store, services: opts.services });
+  if (metrics) await metricsRoutes(app, { metrics, tokens: opts.services.tokens, open: opts.metricsOpen ?? false });
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, () => app.swagger());
 
   await app.register(
@@ -67,6 +87,8 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
       nodeRoutes(api, opts.services);
       groupRoutes(api, opts.services);
       engineRoutes(api, opts.services);
+      veRoutes(api, opts.services);
+      vmRoutes(api, opts.services);
       jobRoutes(api, opts.store);
       eventRoutes(api, opts.services.events);
     },

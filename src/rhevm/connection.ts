@@ -35,7 +35,12 @@ export interface ConnectionOptions {
   logger?: Logger;
   /** For tests: deterministic jitter. */
   random?: () => number;
+  /** Told of every HTTP exchange with the engine (each try of a retried call): the server's metrics. */
+  onCall?: EngineCallObserver;
 }
+
+/** `status` is the HTTP status, or undefined when no answer came (network, TLS, timeout, abort). */
+export type EngineCallObserver = (c: { method: string; status: number | undefined; seconds: number }) => void;
 
 /** Per logical operation: one Correlation-Id (reused by retries and polls), one signal. */
 export interface CallOptions {
@@ -85,6 +90,7 @@ export class Connection {
   readonly pollTimeoutMs: number;
   readonly #log: Logger | undefined;
   readonly #random: () => number;
+  readonly #onCall: EngineCallObserver | undefined;
   #api: ApiInfo | undefined;
   #detecting: Promise<ApiInfo> | undefined;
   #auth: Authenticator | undefined;
@@ -101,6 +107,7 @@ export class Connection {
     this.pollTimeoutMs = opts.pollTimeoutMs ?? 600_000;
     this.#log = opts.logger;
     this.#random = opts.random ?? Math.random;
+    this.#onCall = opts.onCall;
     this.transport = new Transport({ origin: this.url.origin, ...(opts.caPem !== undefined && { caPem: opts.caPem }), timeoutMs: this.#timeoutMs });
     if (opts.version !== undefined) {
       const path = (opts.apiPath ?? candidatePaths(this.url)[0]!).replace(/\/+$/, '');
@@ -199,14 +206,22 @@ export class Connection {
         requestSent = true;
         const t0 = Date.now();
         this.stats.requests++;
-        const res = await this.transport.request({
-          method,
-          path,
-          headers,
-          ...(body !== undefined && { body }),
-          ...(o.timeoutMs !== undefined && { timeoutMs: o.timeoutMs }),
-          ...(o.signal && { signal: o.signal }),
-        });
+        const res = await this.transport
+          .request({
+            method,
+            path,
+            headers,
+            ...(body !== undefined && { body }),
+            ...(o.timeoutMs !== undefined && { timeoutMs: o.timeoutMs }),
+            ...(o.signal && { signal: o.signal }),
+          })
+          .then(
+            (r) => (this.#onCall?.({ method, status: r.status, seconds: (Date.now() - t0) / 1000 }), r),
+            (err: unknown) => {
+              this.#onCall?.({ method, status: undefined, seconds: (Date.now() - t0) / 1000 });
+              throw err;
+            },
+          );
         auth.observe(res);
         this.#log?.debug({ method, path, status: res.status, ms: Date.now() - t0, correlationId: o.correlationId, attempt }, 'rhevm call');
         if (res.status === 401 && !reauthed) {

@@ -21,6 +21,7 @@ import type {
   Ip,
   Job,
   Network,
+  NetworkAttachment,
   Ref,
   StorageDomain,
   Template,
@@ -182,6 +183,7 @@ function host(n: XNode): Host {
     cluster: ref(child(n, 'cluster')),
     cpu: cpu ? clean({ name: str(prop(cpu, 'name')), speed: num(prop(cpu, 'speed')), topology: topology(child(cpu, 'topology')) }) : undefined,
     memory: num(prop(n, 'memory')),
+    maxSchedulingMemory: num(prop(n, 'max_scheduling_memory')),
     os: os ? clean({ type: str(prop(os, 'type')), version: str(prop(osVersion, 'full_version')) ?? str(osVersion?.text) }) : undefined,
     powerManagement: pm
       ? clean({
@@ -232,6 +234,10 @@ function network(n: XNode): Network {
 
 function vnicProfile(n: XNode): VnicProfile {
   return clean({ ...base(n), network: ref(child(n, 'network')) });
+}
+
+function networkAttachment(n: XNode): NetworkAttachment {
+  return clean({ ...base(n), network: ref(child(n, 'network')), hostNic: ref(child(n, 'host_nic')), host: ref(child(n, 'host')), inSync: bool(prop(n, 'in_sync')) });
 }
 
 function storageDomain(n: XNode): StorageDomain {
@@ -392,6 +398,7 @@ const DECODERS: { [K in EntityKind]: (n: XNode) => EntityKinds[K] } = {
   host_nic: hostNic,
   network,
   vnic_profile: vnicProfile,
+  network_attachment: networkAttachment,
   storage_domain: storageDomain,
   template,
   vm,

@@ -15,7 +15,7 @@ import {
   type SetupNetworksSpec,
 } from './encode.js';
 import { RhevmError } from './errors.js';
-import type { ActionResult, Host, HostNic } from './model.js';
+import type { ActionResult, Host, HostNic, NetworkAttachment } from './model.js';
 import { Collection, type Opts } from './resources.js';
 
 export interface AttachNetworkSpec {
@@ -109,6 +109,44 @@ export class Hosts extends Collection<'host'> {
   /** Persist the host's network configuration (`POST /hosts/{id}/commitnetconfig`). */
   async commitNetConfig(id: string, opts: Opts = {}): Promise<ActionResult> {
     return this.action(id, 'commitnetconfig', {}, this.op(opts));
+  }
+
+  /** v4 / 3.6+: the host's network attachments (§7.4); v3 engines have no such collection. */
+  networkAttachments(hostId: string): Collection<'network_attachment'> {
+    return new Collection(this.conn, 'network_attachment', `hosts/${encodeURIComponent(hostId)}/networkattachments`);
+  }
+
+  /**
+   * Which logical network sits on which NIC, in either dialect: v4 lists network attachments,
+   * v3 names the network on the NIC itself (§7.4). Used to check that an attach really took.
+   */
+  async nicNetworks(id: string, opts: Opts = {}): Promise<{ nic: HostNic; networkId: string; attachment?: NetworkAttachment }[]> {
+    const o = this.op(opts);
+    const nics = await this.listNics(id, { op: o });
+    if ((await this.version(o)) === 3) {
+      return nics.filter((n) => n.network?.id !== undefined).map((n) => ({ nic: n, networkId: n.network!.id! }));
+    }
+    const out: { nic: HostNic; networkId: string; attachment?: NetworkAttachment }[] = [];
+    for (const a of await this.networkAttachments(id).list({ op: o })) {
+      const nic = nics.find((n) => n.id === a.hostNic?.id || (a.hostNic?.name !== undefined && n.name === a.hostNic.name));
+      if (nic && a.network?.id) out.push({ nic, networkId: a.network.id, attachment: a });
+    }
+    return out;
+  }
+
+  /**
+   * Take a logical network off the host and persist that: v4 removes its network attachment with
+   * `setupnetworks`, v3 detaches it from its NIC (`nics/{nic}/detach`). Returns false, sending
+   * nothing, when the network is not on the host.
+   */
+  async detachNetwork(id: string, networkId: string, opts: Opts = {}): Promise<boolean> {
+    const o = this.op(opts);
+    const on = (await this.nicNetworks(id, { op: o })).find((x) => x.networkId === networkId);
+    if (!on) return false;
+    if (on.attachment) await this.setupNetworks(id, { removedNetworkAttachments: [{ id: on.attachment.id }] }, { op: o });
+    else await this.conn.action(`hosts/${encodeURIComponent(id)}/nics/${encodeURIComponent(on.nic.id)}`, 'detach', { network: { id: networkId } }, o);
+    await this.commitNetConfig(id, { op: o });
+    return true;
   }
 
   /**

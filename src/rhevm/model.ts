@@ -101,6 +101,8 @@ export interface Host extends Entity {
   cluster?: Ref;
   cpu?: { name?: string; speed?: number; topology?: CpuTopology };
   memory?: number;
+  /** Bytes the scheduler can still give to new VMs (§7.4); what placement weighs on. */
+  maxSchedulingMemory?: number;
   os?: { type?: string; version?: string };
   powerManagement?: PowerManagement;
   /** v4 `spm/status` or v3 `storage_manager` true → "spm". */
@@ -143,6 +145,18 @@ export interface Network extends Entity {
 
 export interface VnicProfile extends Entity {
   network?: Ref;
+}
+
+/**
+ * v4 / 3.6+ `/hosts/{id}/networkattachments`: which logical network sits on which host NIC
+ * (§7.4). The v3 API shows the same fact as `host_nic/network` instead.
+ */
+export interface NetworkAttachment extends Entity {
+  network?: Ref;
+  hostNic?: Ref;
+  host?: Ref;
+  /** false while the host's real configuration differs from the engine's */
+  inSync?: boolean;
 }
 
 export interface LogicalUnit {
@@ -290,6 +304,7 @@ export interface EntityKinds {
   host_nic: HostNic;
   network: Network;
   vnic_profile: VnicProfile;
+  network_attachment: NetworkAttachment;
   storage_domain: StorageDomain;
   template: Template;
   vm: Vm;
@@ -308,6 +323,7 @@ export const COLLECTION_ELEMENT: Record<EntityKind, string> = {
   host_nic: 'host_nics',
   network: 'networks',
   vnic_profile: 'vnic_profiles',
+  network_attachment: 'network_attachments',
   storage_domain: 'storage_domains',
   template: 'templates',
   vm: 'vms',

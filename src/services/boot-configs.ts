@@ -198,6 +198,7 @@ export class BootConfigs {
     });
     if (!found || found.rendered.text === undefined) return undefined;
     await this.noteContact(found.node, `HTTP /boot/ipxe/${mac}`, client.address);
+    this.deps.events.note({ kind: 'node.http', subjectType: 'node', subject: found.node.name, message: `HTTP /boot/ipxe/${mac}: ${found.rendered.action} script to ${client.address}`, data: { file: `/boot/ipxe/${mac}`, client: client.address, action: found.rendered.action } });
     return found.rendered.text;
   }
 

@@ -3,6 +3,7 @@ import { RhevbootError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { EngineRecord, Store } from '../store/store.js';
 import type { EventService } from './events.js';
+import type { EngineCallObserver } from '../rhevm/connection.js';
 
 /** An engine as the API and the CLI show it: everything but the password. */
 export type EngineView = Omit<EngineRecord, 'password' | 'caPem'> & { caPinned: boolean };
@@ -32,7 +33,7 @@ function view(e: EngineRecord): EngineView {
  * is accepted for labs only, and said so.
  */
 export class EngineService {
-  constructor(private readonly deps: { store: Store; events: EventService; log: Logger; timeoutMs?: number }) {}
+  constructor(private readonly deps: { store: Store; events: EventService; log: Logger; timeoutMs?: number; onCall?: EngineCallObserver }) {}
 
   async list(): Promise<EngineView[]> {
     return (await this.deps.store.engines.list()).map(view);
@@ -130,12 +131,16 @@ export class EngineService {
     }
   }
 
-  /** A client for one engine, refusing https without a pinned CA. The caller closes it. */
-  async client(name: string): Promise<RhevmClient> {
-    return this.clientFor(await this.record(name));
+  /**
+   * A client for one engine, refusing https without a pinned CA. The caller closes it.
+   * `pollIntervalMs` sets how often the client polls the engine's 202 tasks (VM clones, template
+   * copies); the VM service passes its own so a bulk run does not idle 2 s per copy.
+   */
+  async client(name: string, opts: { pollIntervalMs?: number } = {}): Promise<RhevmClient> {
+    return this.clientFor(await this.record(name), opts);
   }
 
-  private clientFor(e: EngineRecord): RhevmClient {
+  private clientFor(e: EngineRecord, opts: { pollIntervalMs?: number } = {}): RhevmClient {
     if (e.kind !== 'rhevm') throw new RhevbootError('RB_ERR_INVALID', `${e.name} is a ${e.kind} manager, not a RHEV-M engine`, { name: e.name });
     if (e.url.startsWith('https:') && !e.caPem) {
       throw new RhevbootError('RB_ERR_INVALID', `engine ${e.name} has no pinned CA: run 'rhevboot rhevm test ${e.name}' and confirm its fingerprint`, { name: e.name });
@@ -148,7 +153,9 @@ export class EngineService {
       ...(e.caPem ? { caPem: e.caPem } : {}),
       ...(known ? { version: Number(known[1]) as 3 | 4, apiPath: known[2]! } : {}),
       ...(this.deps.timeoutMs ? { timeoutMs: this.deps.timeoutMs } : {}),
+      ...(opts.pollIntervalMs ? { pollIntervalMs: opts.pollIntervalMs } : {}),
       logger: this.deps.log,
+      ...(this.deps.onCall ? { onCall: this.deps.onCall } : {}),
     });
   }
 }

@@ -9,11 +9,17 @@ export class EventService {
   private readonly pending: NewEvent[] = [];
   private flushing: Promise<void> | undefined;
 
-  constructor(private readonly repos: Repositories & Partial<Pick<Store, 'transaction'>>, private readonly log: Logger) {}
+  constructor(
+    private readonly repos: Repositories & Partial<Pick<Store, 'transaction'>>,
+    private readonly log: Logger,
+    /** Told of every event written (the server's metrics time boot phases from the timeline). */
+    private readonly onRecorded?: (e: EventRecord) => void,
+  ) {}
 
   async record(event: NewEvent, tx: Repositories = this.repos): Promise<EventRecord> {
     const saved = await tx.events.append(event);
     this.log.info({ event: saved.kind, [saved.subjectType]: saved.subject, ...saved.data }, saved.message);
+    this.onRecorded?.(saved);
     return saved;
   }
 

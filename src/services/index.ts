@@ -3,7 +3,8 @@ import type { Config } from '../config/load.js';
 import type { Logger } from '../log.js';
 import { loadDescriptors } from '../media/descriptors.js';
 import { MediaService } from '../media/copycds.js';
-import type { Store } from '../store/store.js';
+import type { EngineCallObserver } from '../rhevm/connection.js';
+import type { EventRecord, Store } from '../store/store.js';
 import { BackgroundWork } from './background.js';
 import { EngineService } from './engines.js';
 import { EventService } from './events.js';
@@ -17,8 +18,10 @@ import { httpBaseFor, provisioningAddress } from './network.js';
 import { PreviewService } from './preview.js';
 import { JobRunner } from './job-runner.js';
 import { REGISTER_JOB, RegistrationService } from './registration.js';
-import { TriggerService } from './trigger.js';
+import { TriggerService, type TriggerOutcome } from './trigger.js';
 import { TokenService } from './tokens.js';
+import { VeService } from './ve.js';
+import { VmService } from './vms.js';
 
 export interface Services {
   background: BackgroundWork;
@@ -37,10 +40,20 @@ export interface Services {
   /** Runs queued hand-offs; started only by `serve` (the CLI queues, the server works). */
   registrations: JobRunner;
   tokens: TokenService;
+  ve: VeService;
+  vms: VmService;
 }
 
 /** Builds the services over a store: the same set backs the CLI and the HTTP API. */
-export function createServices(config: Config, store: Store, log: Logger, opts: { distroDir?: string } = {}): Services {
+/** Hooks the composition root passes in (metrics); the services never import prom-client. */
+export interface ServiceObservers {
+  event?: (e: EventRecord) => void;
+  engineCall?: EngineCallObserver;
+  trigger?: (o: TriggerOutcome) => void;
+}
+
+export function createServices(config: Config, store: Store, log: Logger, opts: { distroDir?: string; observe?: ServiceObservers } = {}): Services {
+  const observe = opts.observe ?? {};
   const descriptors = loadDescriptors(opts.distroDir);
   let base: string | undefined;
   const httpBase = (): string =>
@@ -49,7 +62,7 @@ export function createServices(config: Config, store: Store, log: Logger, opts: 
       address: config.boot.httpBase ? '' : provisioningAddress({ serverAddress: config.dhcp.serverAddress, interface: config.dhcp.interface }).address,
       port: config.http.port,
     }));
-  const events = new EventService(store, log);
+  const events = new EventService(store, log, observe.event);
   const jobs = new JobService(store, log);
   const media = new MediaService({
     store,
@@ -70,7 +83,7 @@ export function createServices(config: Config, store: Store, log: Logger, opts: 
       return httpBase();
     },
   });
-  const engines = new EngineService({ store, events, log });
+  const engines = new EngineService({ store, events, log, ...(observe.engineCall ? { onCall: observe.engineCall } : {}) });
   const registration = new RegistrationService({
     store,
     events,
@@ -79,7 +92,7 @@ export function createServices(config: Config, store: Store, log: Logger, opts: 
     options: { timeoutMs: config.rhevm.registrationTimeoutMs, pollIntervalMs: config.rhevm.pollIntervalMs, addAfterMs: config.rhevm.addAfterMs },
   });
   const registrations = new JobRunner({ store, log, kind: REGISTER_JOB, concurrency: config.rhevm.concurrency, handler: (job, ctx) => registration.run(job, ctx) });
-  const trigger = new TriggerService(store, events, log, { registration, onQueued: () => registrations.wake() });
+  const trigger = new TriggerService(store, nodes, events, log, { registration, onQueued: () => registrations.wake() }, observe.trigger);
   const configs = new BootConfigs({ store, events, log, descriptors, httpBase, templateDir: config.boot.templateDir });
   return {
     background: new BackgroundWork(),
@@ -97,5 +110,7 @@ export function createServices(config: Config, store: Store, log: Logger, opts: 
     registration,
     registrations,
     tokens: new TokenService(store, events),
+    ve: new VeService({ engines, events, log, options: { pollIntervalMs: config.rhevm.pollIntervalMs } }),
+    vms: new VmService({ store, engines, nodes, events, log, pollIntervalMs: config.rhevm.pollIntervalMs }),
   };
 }

@@ -130,6 +130,18 @@ export class NodeService {
     return (await this.store.nodes.list()).sort((a, b) => compareNodeNames(a.name, b.name));
   }
 
+  /**
+   * The node at a network address: its reserved IP, or the address its MAC holds a DHCP lease
+   * for (a node without a reservation gets one from the pool). Undefined for anyone else.
+   */
+  async atAddress(address: string): Promise<NodeRecord | undefined> {
+    const ip = address.replace(/^::ffff:/, '');
+    const byIp = await this.store.nodes.byIp(ip);
+    if (byIp) return byIp;
+    const lease = await this.store.leases.get(ip);
+    return lease?.state === 'bound' ? this.store.nodes.byMac(lease.mac) : undefined;
+  }
+
   async get(name: string): Promise<NodeRecord> {
     const node = await this.store.nodes.get(name);
     if (!node) throw new RhevbootError('RB_ERR_NOT_FOUND', `no node named ${name}`, { name });

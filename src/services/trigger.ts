@@ -3,6 +3,7 @@ import type { NodeRecord } from '../domain/node.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import type { EventService } from './events.js';
+import type { NodeService } from './nodes.js';
 import type { RegistrationService } from './registration.js';
 
 export interface TriggerRequest {
@@ -13,7 +14,10 @@ export interface TriggerRequest {
   token: string | undefined;
 }
 
-export type TriggerOutcome = { accepted: true; node: string; repeat: boolean } | { accepted: false; reason: string };
+/** Why a trigger was refused, as a small fixed set (metrics label it; the reason text is logged). */
+export type TriggerRefusal = 'unknown-address' | 'wrong-hostname' | 'bad-token' | 'not-installing' | 'changed';
+
+export type TriggerOutcome = { accepted: true; node: string; repeat: boolean } | { accepted: false; reason: string; refusal: TriggerRefusal };
 
 function sameToken(a: string, b: string): boolean {
   const x = Buffer.from(a);
@@ -31,40 +35,40 @@ function sameToken(a: string, b: string): boolean {
 export class TriggerService {
   constructor(
     private readonly store: Store,
+    private readonly nodes: NodeService,
     private readonly events: EventService,
     private readonly log: Logger,
     private readonly handoff?: { registration: RegistrationService; onQueued?: () => void },
+    /** Told every outcome (the server's metrics). */
+    private readonly observe?: (o: TriggerOutcome) => void,
   ) {}
 
-  private async nodeAt(address: string): Promise<NodeRecord | undefined> {
-    const ip = address.replace(/^::ffff:/, '');
-    const byIp = await this.store.nodes.byIp(ip);
-    if (byIp) return byIp;
-    // A node without a reserved address got one from the pool: the lease says which MAC has it.
-    const lease = await this.store.leases.get(ip);
-    return lease?.state === 'bound' ? this.store.nodes.byMac(lease.mac) : undefined;
+  async fire(req: TriggerRequest): Promise<TriggerOutcome> {
+    const outcome = await this.#fire(req);
+    this.observe?.(outcome);
+    return outcome;
   }
 
-  async fire(req: TriggerRequest): Promise<TriggerOutcome> {
-    const refuse = (reason: string, node?: string): TriggerOutcome => {
+  async #fire(req: TriggerRequest): Promise<TriggerOutcome> {
+    const refuse = (refusal: TriggerRefusal, reason: string, node?: string): TriggerOutcome => {
       this.log.warn({ remote: req.remoteAddress, hostname: req.hostname, node, reason }, 'install trigger refused');
-      return { accepted: false, reason };
+      return { accepted: false, reason, refusal };
     };
-    const node = await this.nodeAt(req.remoteAddress);
-    if (!node) return refuse(`no node has address ${req.remoteAddress}`);
+    const node = await this.nodes.atAddress(req.remoteAddress);
+    if (!node) return refuse('unknown-address', `no node has address ${req.remoteAddress}`);
     const shortName = req.hostname.split('.')[0]!.toLowerCase();
-    if (shortName !== node.name) return refuse(`${req.remoteAddress} is node ${node.name}, but the URL names '${req.hostname}'`, node.name);
-    if (!req.token || !node.triggerToken || !sameToken(req.token, node.triggerToken)) return refuse('the token is not the one this install was given', node.name);
+    if (shortName !== node.name) return refuse('wrong-hostname', `${req.remoteAddress} is node ${node.name}, but the URL names '${req.hostname}'`, node.name);
+    if (!req.token || !node.triggerToken || !sameToken(req.token, node.triggerToken)) return refuse('bad-token', 'the token is not the one this install was given', node.name);
     if (node.status === 'booted' && node.bootAction === 'local') return { accepted: true, node: node.name, repeat: true };
     if (node.bootAction !== 'install' || (node.status !== 'install' && node.status !== 'installing')) {
-      return refuse(`node ${node.name} is not installing (boot ${node.bootAction}, status ${node.status})`, node.name);
+      return refuse('not-installing', `node ${node.name} is not installing (boot ${node.bootAction}, status ${node.status})`, node.name);
     }
     const outcome = await this.store.transaction(async (tx): Promise<TriggerOutcome> => {
       // Checked again under the write lock: a nodeset or a second trigger may have come between.
       const fresh = await tx.nodes.get(node.name);
-      if (!fresh || fresh.triggerToken !== node.triggerToken) return { accepted: false, reason: 'the node changed while the trigger was checked' };
+      if (!fresh || fresh.triggerToken !== node.triggerToken) return { accepted: false, reason: 'the node changed while the trigger was checked', refusal: 'changed' };
       if (fresh.status === 'booted' && fresh.bootAction === 'local') return { accepted: true, node: node.name, repeat: true };
-      if (fresh.bootAction !== 'install') return { accepted: false, reason: `node ${node.name} is not installing (boot ${fresh.bootAction})` };
+      if (fresh.bootAction !== 'install') return { accepted: false, reason: `node ${node.name} is not installing (boot ${fresh.bootAction})`, refusal: 'not-installing' };
       const booted = { ...fresh, bootAction: 'local' as const, status: 'booted' as const, statusReason: null, updatedAt: new Date().toISOString() };
       await tx.nodes.putMany([booted]);
       await this.events.record(
@@ -75,7 +79,7 @@ export class TriggerService {
       if (this.handoff) await this.handoff.registration.queue(booted, tx);
       return { accepted: true, node: node.name, repeat: false };
     });
-    if (!outcome.accepted) return refuse(outcome.reason, node.name);
+    if (!outcome.accepted) return refuse(outcome.refusal, outcome.reason, node.name);
     if (!outcome.repeat) this.handoff?.onQueued?.();
     return outcome;
   }

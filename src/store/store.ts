@@ -148,6 +148,8 @@ export interface EventRepository {
   append(event: NewEvent): Promise<EventRecord>;
   /** Oldest first; with `latest`, the last `limit` events (still oldest first). */
   list(filter?: { subjectType?: string; subject?: string; kindPrefix?: string; afterId?: number; limit?: number; latest?: boolean }): Promise<EventRecord[]>;
+  /** The newest event of any of `kinds` per subject of a type (e.g. each node's last boot contact). */
+  lastPerSubject(filter: { subjectType: string; kinds: string[] }): Promise<EventRecord[]>;
 }
 
 export interface JobRepository {
@@ -160,6 +162,8 @@ export interface JobRepository {
   requeue(id: string, runAfter: number, progress: JobProgress, error?: { code: string; message: string }): Promise<void>;
   get(id: string): Promise<JobRecord | undefined>;
   list(filter?: { kind?: string; subject?: string; state?: JobState; limit?: number }): Promise<JobRecord[]>;
+  /** How many jobs (of a kind) are in each state: one GROUP BY, for the metrics scrape. */
+  countByState(kind?: string): Promise<Partial<Record<JobState, number>>>;
   updateProgress(id: string, progress: JobProgress): Promise<void>;
   finish(id: string, state: Exclude<JobState, 'running'>, outcome: { result?: Record<string, unknown>; error?: { code: string; message: string } }): Promise<void>;
 }

@@ -198,6 +198,8 @@ export function host(r: R, h: Host, st: EngineState): El {
     el('iscsi', null, [t('initiator', `iqn.1994-05.com.redhat:${h.id.slice(0, 12)}`)]),
     el('ksm', null, [t('enabled', false)]),
     t('memory', h.memory),
+    // What the scheduler can still place (§7.4): memory less what the VMs running on the host hold.
+    t('max_scheduling_memory', Math.max(0, h.memory - vms.filter((v) => v.status !== 'down' && v.status !== 'suspended').reduce((a, v) => a + v.memory, 0))),
     r.v === 3
       ? el('os', { type: h.type === 'ovirt_node' ? 'RHEV Hypervisor' : 'RHEL' }, [el('version', { full_version: '7 - 2.1511.el7', major: 7 })])
       : el('os', null, [t('type', h.type === 'ovirt_node' ? 'RHEV Hypervisor' : 'RHEL'), el('version', null, [t('full_version', '7 - 2.1511.el7'), t('major', 7)])]),
@@ -329,7 +331,14 @@ export function vm(r: R, x: Vm, creation?: { task: AsyncTask }): El {
     x.startTime ? t('start_time', date(x.startTime)) : null,
     ...statusEl(r, x.status),
     x.stopTime ? t('stop_time', date(x.stopTime)) : null,
-    el('placement_policy', null, [t('affinity', 'migratable')]),
+    el('placement_policy', null, [
+      t('affinity', x.placement?.affinity ?? 'migratable'),
+      ...(x.placement?.hostIds.length
+        ? r.v === 3
+          ? [refEl(r, 'host', 'hosts', x.placement.hostIds[0]!)]
+          : [el('hosts', null, x.placement.hostIds.map((id) => refEl(r, 'host', 'hosts', id)))]
+        : []),
+    ]),
     refEl(r, 'cluster', 'clusters', x.clusterId),
     x.hostId ? refEl(r, 'host', 'hosts', x.hostId) : null,
     r.v === 4 ? refEl(r, 'original_template', 'templates', x.originalTemplateId) : null,

@@ -59,6 +59,13 @@ function addDc(ctx: Ctx): Result {
   };
   setText(b, dc);
   st.dataCenters.set(dc.id, dc);
+  // The engine gives every new data center its management network (AddEmptyStoragePoolCommand
+  // adds the default networks, with a vNIC profile); new clusters then carry it (addCluster).
+  const mgmtName = [...st.networks.values()].find((n) => n.usages.includes('management'))?.name ?? 'ovirtmgmt';
+  const mgmt: Network = { id: st.newId(), name: mgmtName, description: 'Management Network', dataCenterId: dc.id, stp: false, mtu: 0, usages: ['vm', 'management', 'display'] };
+  st.networks.set(mgmt.id, mgmt);
+  const profileId = st.newId();
+  st.vnicProfiles.set(profileId, { id: profileId, name: mgmtName, networkId: mgmt.id });
   return created(ctx, dataCenter(ctx.r, dc), 'datacenters', dc.id);
 }
 
@@ -159,10 +166,13 @@ function addNetwork(ctx: Ctx, dcFromPath?: DataCenter): Result {
   }
   const vlan = child(b, 'vlan');
   const vlanId = vlan?.attrs['id'] ?? get(vlan, 'id');
-  const usages = children(child(b, 'usages'), 'usage').map((u) => u.text);
+  // No <usages> means a VM network (the engine's default); an empty <usages/> is how a non-VM
+  // network is asked for (§7.6, AddNetworkCommand), so absent and empty must not be confused.
+  const usagesEl = child(b, 'usages');
+  const usages = usagesEl ? children(usagesEl, 'usage').map((u) => u.text) : ['vm'];
   const n: Network = {
     id: st.newId(), name: name!, dataCenterId: dc.id, stp: parseBool(get(b, 'stp')) ?? false, mtu: Number(get(b, 'mtu') ?? 0),
-    usages: usages.length ? usages : ['vm'], ...(vlanId !== undefined ? { vlan: Number(vlanId) } : {}),
+    usages, ...(vlanId !== undefined ? { vlan: Number(vlanId) } : {}),
   };
   setText(b, n);
   st.networks.set(n.id, n);

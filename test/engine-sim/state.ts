@@ -64,12 +64,16 @@ export interface CpuTopology { sockets: number; cores: number; threads: number }
 export interface Template {
   id: string; name: string; description?: string; status: 'ok' | 'locked' | 'illegal'; memory: number; cpu: CpuTopology;
   osType: string; boot: string[]; type: string; clusterId?: string; vmId?: string; disks: Disk[]; creationTime: Date;
+  /** A template keeps the NICs of the VM it was made from; VMs made from it get them with fresh MACs (§7.8). */
+  nics?: VmNic[];
 }
 export interface Vm {
   id: string; name: string; description?: string; comment?: string; status: VmStatus; memory: number; cpu: CpuTopology;
   osType: string; boot: string[]; type: string; clusterId: string; templateId: string; originalTemplateId: string;
   hostId?: string; startTime?: Date; stopTime?: Date; creationTime: Date; nics: VmNic[]; disks: Disk[];
   stateless: boolean; highAvailability: boolean; ticket?: { value: string; expiry: number }; cdrom?: string;
+  /** placement_policy (§7.7): the hosts the scheduler prefers when starting the VM, and the affinity. */
+  placement?: { hostIds: string[]; affinity: string };
 }
 export interface StorageDomain {
   id: string; name: string; description?: string; comment?: string; type: string;

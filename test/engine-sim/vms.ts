@@ -51,6 +51,15 @@ function osOf(b: Node | undefined): { type?: string; boot?: string[] } {
   return { ...(type ? { type } : {}), ...(boot.length ? { boot } : {}) };
 }
 
+/** `<placement_policy><affinity/><hosts><host/></hosts>` (v4) or `<host/>` (v3) (§7.7); undefined when absent. */
+function placementOf(st: EngineState, b: Node | undefined): Vm['placement'] | undefined {
+  const pp = child(b, 'placement_policy');
+  if (!pp) return undefined;
+  const refs = child(pp, 'hosts') ? children(child(pp, 'hosts'), 'host').map((h) => ({ id: h.attrs['id'] ?? get(h, 'id'), name: get(h, 'name') })) : [ref(pp, 'host')].filter((x) => x !== undefined);
+  const hostIds = refs.map((r) => resolveHostRef(st, { ...(r!.id !== undefined ? { id: r!.id } : {}), ...(r!.name !== undefined ? { name: r!.name } : {}) })!.id);
+  return { hostIds, affinity: get(pp, 'affinity') ?? 'migratable' };
+}
+
 function resolveTemplate(st: EngineState, r: { id?: string; name?: string } | undefined, action: string): Template {
   const x = r?.id !== undefined ? st.templates.get(r.id) : [...st.templates.values()].find((tp) => tp.name === r?.name);
   if (!x) {
@@ -94,8 +103,11 @@ function addVm(ctx: Ctx): Result | Promise<Result> {
   const x: Vm = {
     id: st.newId(), name: name!, status: 'down', memory: memory ? Number(memory) : tpl.memory, cpu: { ...tpl.cpu, ...topology(b) },
     osType: os.type ?? tpl.osType, boot: os.boot ?? tpl.boot, type: get(b, 'type') ?? tpl.type, clusterId, templateId: tpl.id,
-    originalTemplateId: tpl.id, creationTime: now, nics: [], disks: copyDisks(st, tpl.disks), stateless: parseBool(get(b, 'stateless')) ?? false,
+    originalTemplateId: tpl.id, creationTime: now, disks: copyDisks(st, tpl.disks), stateless: parseBool(get(b, 'stateless')) ?? false,
     highAvailability: parseBool(get(b, 'high_availability.enabled')) ?? false,
+    // Template NICs come along with fresh MACs from the pool, as the engine does (§7.8).
+    nics: (tpl.nics ?? []).map((n) => ({ ...n, id: st.newId(), mac: st.newMac() })),
+    ...(placementOf(st, b) ? { placement: placementOf(st, b)! } : {}),
     ...(get(b, 'description') ? { description: get(b, 'description')! } : {}), ...(get(b, 'comment') ? { comment: get(b, 'comment')! } : {}),
   };
   st.vms.set(x.id, x);
@@ -146,6 +158,8 @@ function updateVm(ctx: Ctx): Result {
   const cm = get(b, 'comment');
   if (cm !== undefined) x.comment = cm;
   Object.assign(x.cpu, topology(b));
+  const placement = placementOf(ctx.st, b);
+  if (placement) x.placement = placement;
   const os = osOf(b);
   if (os.type) x.osType = os.type;
   if (os.boot) x.boot = os.boot;
@@ -154,7 +168,8 @@ function updateVm(ctx: Ctx): Result {
 
 function removeVm(ctx: Ctx): Result {
   const x = vmById(ctx.st, ctx.params['id']);
-  const force = ctx.bool('force') ?? false;
+  // v4 takes force as a query parameter, v3 in an <action> body on the DELETE (§7.7).
+  const force = ctx.bool('force') ?? (ctx.rawBody.trim() ? parseBool(get(ctx.body('action', 'vms/vm/methods/remove'), 'force')) : undefined) ?? false;
   if (x.status === 'image_locked') throw backendFailure(409, 'Cannot remove VM: VM is locked. Please try again in a few minutes.');
   if (x.status !== 'down' && !force) throw backendFailure(409, 'Cannot remove VM that its state is not down.\n-Please stop the VM first.');
   ctx.st.vms.delete(x.id);
@@ -198,7 +213,8 @@ function start(ctx: Ctx, x: Vm): Result {
   const runOnce = osOf(child(a, 'vm')).boot;
   const boot = runOnce ?? x.boot;
   const placement = child(child(child(a, 'vm'), 'placement_policy'), 'hosts') ? ref(child(child(child(a, 'vm'), 'placement_policy'), 'hosts'), 'host') : ref(child(child(a, 'vm'), 'placement_policy'), 'host');
-  const wanted = placement ? resolveHostRef(st, placement)?.id : undefined;
+  // A run-once host wins; otherwise the VM's own placement policy names the host the scheduler prefers.
+  const wanted = placement ? resolveHostRef(st, placement)?.id : x.placement?.hostIds.find((id) => st.hosts.get(id)?.status === 'up');
   const hostId = pickHost(st, x, undefined, wanted);
   if (!hostId) throw backendFailure(409, cannot('run', 'VM', 'There is no available operational Host (in UP state) in the relevant Cluster.'));
   if (boot[0] === 'hd' && boot.length === 1 && !x.disks.some((d) => d.bootable)) {
@@ -470,7 +486,7 @@ function addTemplate(ctx: Ctx): Result | Promise<Result> {
   if ([...st.templates.values()].some((x) => x.name === name)) throw backendFailure(409, cannot('add', 'Template', 'The Template name is already in use, please choose a unique name and try again.'));
   const tp: Template = {
     id: st.newId(), name: name!, status: 'locked', memory: src.memory, cpu: { ...src.cpu }, osType: src.osType, boot: [...src.boot], type: src.type,
-    clusterId: src.clusterId, vmId: src.id, disks: copyDisks(st, src.disks), creationTime: new Date(), ...(get(b, 'description') ? { description: get(b, 'description')! } : {}),
+    clusterId: src.clusterId, vmId: src.id, disks: copyDisks(st, src.disks), creationTime: new Date(), nics: src.nics.map((n) => ({ ...n })), ...(get(b, 'description') ? { description: get(b, 'description')! } : {}),
   };
   st.templates.set(tp.id, tp);
   src.status = 'image_locked';

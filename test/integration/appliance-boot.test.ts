@@ -97,13 +97,18 @@ describe('the appliance on a provisioning segment (DHCP + TFTP + HTTP)', () => {
   });
 
   it('the installer\'s trigger flips the node to local boot; the timeline tells the story', async () => {
-    const node = JSON.parse((await runCli(['node', 'show', 'n50', '--json'], env)).stdout) as { status: string };
+    const show = async (): Promise<{ status: string; bootAction: string }> => {
+      const r = await runCli(['node', 'show', 'n50', '--json'], env);
+      assert.equal(r.code, 0, `node show failed: ${r.stderr}`);
+      return JSON.parse(r.stdout) as { status: string; bootAction: string };
+    };
+    const node = await show();
     assert.equal(node.status, 'installing');
     const cfg = readFileSync(path.join(work, 'cfg'), 'utf8');
     const url = /local_boot_trigger=(\S+)/.exec(cfg)![1]!.replace('@HOSTNAME@', 'n50');
     const r = await lab.run(cliNs, ['curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}', url], 30_000);
     assert.equal(r.stdout, '200', r.stderr);
-    const after1 = JSON.parse((await runCli(['node', 'show', 'n50', '--json'], env)).stdout) as { status: string; bootAction: string };
+    const after1 = await show();
     assert.deepEqual([after1.status, after1.bootAction], ['booted', 'local']);
 
     const cfg2 = path.join(work, 'cfg2');

@@ -86,7 +86,7 @@ describe('provisioning over HTTP: nodes API, iPXE script, install trigger', () =
     assert.equal(await trigger('n1', token), '200', 'repeat');
     assert.match(await (await fetch(`${base}/boot/ipxe/52-54-00-12-34-56`)).text(), /\nexit\n$/);
     const events = (await (await api('GET', '/nodes/n1/events')).json()) as { kind: string }[];
-    assert.deepEqual(events.map((e) => e.kind), ['node.added', 'node.changed', 'node.nodeset', 'node.installing', 'node.booted', 'node.handoff-skipped']);
+    assert.deepEqual(events.map((e) => e.kind), ['node.added', 'node.changed', 'node.nodeset', 'node.installing', 'node.http', 'node.booted', 'node.handoff-skipped', 'node.http']);
   });
 
   it('CLI: secrets are write-only hashes; preview shows DHCP, TFTP and HTTP', async () => {

@@ -70,9 +70,12 @@ describe('tftp loss handling (scripted client on loopback)', () => {
     assert.ok(m.sent <= blocks(SIZE, 512) + 1, `sent ${m.sent}`);
   });
 
-  it('every ACK arrives twice: duplicates never send anything', async () => {
+  it('every ACK arrives twice: duplicates never double the transfer', async () => {
     const m = await measured(() => fakeGet({ port: server.port, file: 'f.bin', doubleAcks: true }));
-    assert.equal(m.sent, blocks(SIZE, 512));
+    // Exactly one send per block on an idle machine. On a loaded one a duplicate can arrive after
+    // the resend gap and (once per progress, by design) or the timer can resend a block; a
+    // Sorcerer's Apprentice server would send every block twice.
+    assert.ok(m.sent <= blocks(SIZE, 512) + 2, `sent ${m.sent} for ${blocks(SIZE, 512)} blocks`);
     assert.ok(m.dupAcks >= blocks(SIZE, 512) - 1, `dupAcks ${m.dupAcks}`);
   });
 

@@ -14,7 +14,16 @@ export interface BootFileRoots {
  * inside their roots: the same name checks and realpath confinement as TFTP, hidden components
  * (staging trees) refused, and a refusal is a plain 404 that says nothing about the file system.
  */
-export async function bootFileRoutes(app: FastifyInstance, roots: BootFileRoots): Promise<void> {
+/** What was served, to whom: the boot-file step of a node's timeline. */
+export interface ServedFile {
+  path: string;
+  client: string;
+  status: number;
+  bytes: number;
+  ms: number;
+}
+
+export async function bootFileRoutes(app: FastifyInstance, roots: BootFileRoots, onServed?: (f: ServedFile) => void): Promise<void> {
   const served = new Map<string, ServedRoot[] | undefined>();
   // A root that does not exist yet (no import so far) is looked up again on the next request.
   const rootsFor = async (dir: string): Promise<ServedRoot[] | undefined> => {
@@ -29,7 +38,9 @@ export async function bootFileRoutes(app: FastifyInstance, roots: BootFileRoots)
       if (opened.kind === 'refused' || !name.ok) req.log.warn({ path: req.params['*'], remote: req.ip, reason: name.ok ? (opened as { reason?: string }).reason : name.reason }, 'boot file refused');
       return reply.status(404).send({ error: { code: 'RB_ERR_NOT_FOUND', message: 'not found' } });
     }
-    await sendFile(req, reply, opened);
+    const started = performance.now();
+    const sent = await sendFile(req, reply, opened);
+    onServed?.({ path: req.url, client: req.ip, status: sent.status, bytes: sent.bytes, ms: Math.round(performance.now() - started) });
   };
   for (const [prefix, dir] of [
     ['/install/*', roots.installDir],

@@ -97,9 +97,15 @@ export function nodeRoutes(app: FastifyInstance, services: Services): void {
     (req) => services.preview.preview(req.params.range, req.query.firmware ?? 'bios'),
   );
 
-  app.get<{ Params: { range: string }; Querystring: { afterId?: number; limit?: number } }>(
+  app.get<{ Params: { range: string }; Querystring: { afterId?: number; limit?: number; latest?: boolean } }>(
     '/nodes/:range/events',
-    { schema: { params: rangeParams, querystring: { type: 'object', properties: { afterId: { type: 'integer', minimum: 0 }, limit: { type: 'integer', minimum: 1, maximum: 10000 } }, additionalProperties: false } } },
+    {
+      schema: {
+        params: rangeParams,
+        // latest=true: the last `limit` events (oldest first), for a node with a long history.
+        querystring: { type: 'object', properties: { afterId: { type: 'integer', minimum: 0 }, limit: { type: 'integer', minimum: 1, maximum: 10000 }, latest: { type: 'boolean' } }, additionalProperties: false },
+      },
+    },
     async (req) => {
       const node = await services.nodes.get(req.params.range);
       return services.events.list({ subjectType: 'node', subject: node.name, ...req.query });

@@ -13,7 +13,11 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** For tests of the migration runner. */
   migrations?: Migration[];
+  /** Told how long each repository call (lock wait included) took; the server's metrics, never the CLI. */
+  onCall?: StoreCallObserver;
 }
+
+export type StoreCallObserver = (repo: string, method: string, seconds: number, ok: boolean) => void;
 
 export const STORE_FILE = 'rhevboot.db';
 
@@ -48,11 +52,24 @@ function migrate(db: Database.Database, migrations: Migration[], file: string): 
   }
 }
 
-/** Wraps every method of a repository so that it runs under the store's lock. */
-function locked<T extends object>(repo: T, mutex: Mutex): T {
+/** Wraps every method of a repository so that it runs under the store's lock (and is timed, if asked). */
+function locked<T extends object>(repo: T, mutex: Mutex, name = '', onCall?: StoreCallObserver): T {
   const out: Record<string, unknown> = {};
-  for (const [name, fn] of Object.entries(repo)) {
-    out[name] = (...args: unknown[]) => mutex.run(() => (fn as (...a: unknown[]) => Promise<unknown>)(...args));
+  for (const [method, fn] of Object.entries(repo)) {
+    const run = (...args: unknown[]) => mutex.run(() => (fn as (...a: unknown[]) => Promise<unknown>)(...args));
+    out[method] = !onCall
+      ? run
+      : async (...args: unknown[]) => {
+          const t0 = performance.now();
+          let ok = false;
+          try {
+            const result = await run(...args);
+            ok = true;
+            return result;
+          } finally {
+            onCall(name, method, (performance.now() - t0) / 1000, ok);
+          }
+        };
   }
   return out as T;
 }
@@ -88,28 +105,35 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   const bootGeneration = db.prepare('SELECT value FROM boot_generation WHERE id = 1').pluck();
   const mutex = new Mutex();
   let closed = false;
+  const transaction = <T>(fn: (tx: Repositories) => Promise<T>): Promise<T> =>
+    mutex.run(async () => {
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await fn(raw);
+        db.exec('COMMIT');
+        return result;
+      } catch (err) {
+        if (db.inTransaction) db.exec('ROLLBACK');
+        throw err;
+      }
+    });
 
   const store: Store = {
-    nodes: locked(raw.nodes, mutex),
-    secrets: locked(raw.secrets, mutex),
-    distros: locked(raw.distros, mutex),
-    leases: locked(raw.leases, mutex),
-    events: locked(raw.events, mutex),
-    jobs: locked(raw.jobs, mutex),
-    tokens: locked(raw.tokens, mutex),
-    engines: locked(raw.engines, mutex),
+    nodes: locked(raw.nodes, mutex, 'nodes', opts.onCall),
+    secrets: locked(raw.secrets, mutex, 'secrets', opts.onCall),
+    distros: locked(raw.distros, mutex, 'distros', opts.onCall),
+    leases: locked(raw.leases, mutex, 'leases', opts.onCall),
+    events: locked(raw.events, mutex, 'events', opts.onCall),
+    jobs: locked(raw.jobs, mutex, 'jobs', opts.onCall),
+    tokens: locked(raw.tokens, mutex, 'tokens', opts.onCall),
+    engines: locked(raw.engines, mutex, 'engines', opts.onCall),
     transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
-      return mutex.run(async () => {
-        db.exec('BEGIN IMMEDIATE');
-        try {
-          const result = await fn(raw);
-          db.exec('COMMIT');
-          return result;
-        } catch (err) {
-          if (db.inTransaction) db.exec('ROLLBACK');
-          throw err;
-        }
-      });
+      if (!opts.onCall) return transaction(fn);
+      const t0 = performance.now();
+      let ok = false;
+      return transaction(fn)
+        .then((r) => ((ok = true), r))
+        .finally(() => opts.onCall!('store', 'transaction', (performance.now() - t0) / 1000, ok));
     },
     async schemaVersion() {
       return mutex.run(() => (db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations').get() as { v: number }).v);

@@ -9,6 +9,7 @@ import type {
   EventRepository,
   JobRecord,
   JobRepository,
+  JobState,
   LeaseRecord,
   LeaseRepository,
   SecretRepository,
@@ -105,6 +106,14 @@ function events(db: Database): EventRepository {
       const rows = (db.prepare(sql).all(...args, filter.limit ?? 1000) as Row[]).map(eventFromRow);
       return filter.latest ? rows.reverse() : rows;
     },
+    async lastPerSubject(filter) {
+      if (!filter.kinds.length) return [];
+      // MAX(id) per subject over the (subject_type, subject, id) index; ids grow with time.
+      const sql = `SELECT e.* FROM events e JOIN (
+          SELECT MAX(id) AS id FROM events WHERE subject_type = ? AND kind IN (${filter.kinds.map(() => '?').join(', ')}) GROUP BY subject
+        ) m ON e.id = m.id ORDER BY e.id`;
+      return (db.prepare(sql).all(filter.subjectType, ...filter.kinds) as Row[]).map(eventFromRow);
+    },
   };
 }
 
@@ -132,6 +141,8 @@ function jobs(db: Database): JobRepository {
     INSERT INTO jobs (id, kind, subject, state, pid, host, progress, params, created_at, updated_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`);
   const get = db.prepare('SELECT * FROM jobs WHERE id = ?');
+  const countAll = db.prepare('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state');
+  const countByKind = db.prepare('SELECT state, COUNT(*) AS n FROM jobs WHERE kind = ? GROUP BY state');
   const progress = db.prepare("UPDATE jobs SET progress = ?, updated_at = ? WHERE id = ? AND state = 'running'");
   const finish = db.prepare("UPDATE jobs SET state = ?, result = ?, error = ?, updated_at = ? WHERE id = ? AND state = 'running'");
   const enqueue = db.prepare(`
@@ -169,6 +180,10 @@ function jobs(db: Database): JobRepository {
       if (filter.state) (where.push('state = ?'), args.push(filter.state));
       const sql = `SELECT * FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id LIMIT ?`;
       return (db.prepare(sql).all(...args, filter.limit ?? 100) as Row[]).map(jobFromRow);
+    },
+    async countByState(kind) {
+      const rows = (kind ? countByKind.all(kind) : countAll.all()) as { state: JobState; n: number }[];
+      return Object.fromEntries(rows.map((r) => [r.state, r.n]));
     },
     async updateProgress(id, p) {
       progress.run(JSON.stringify(p), now(), id);
