@@ -16,7 +16,7 @@ import { BLANK_TEMPLATE_ID, DEFAULT_CLUSTER_ID, DEFAULT_DC_ID, MGMT_NETWORK_ID }
 import { tempDir } from '../helpers/tmp.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const EX = path.resolve(here, '../../../shared/reference/ovirt-examples');
+const EX = path.resolve(here, '../fixtures/ovirt-examples');
 const XSD = path.join(EX, 'schemas/v3-api-3.6.13.xsd');
 const ex = (f: string): string => readFileSync(path.join(EX, f), 'utf8');
 const BASIC = 'Basic ' + Buffer.from(`${DEFAULT_USER.user}:${DEFAULT_USER.password}`).toString('base64');

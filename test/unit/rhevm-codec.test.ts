@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseAction, parseApiRoot, parseEntity, parseFault, parseList, parseSsoError, parseSsoToken } from '../../src/rhevm/codec.js';
 import {
   actionBody,
@@ -22,7 +23,7 @@ import {
 import { canonical, parseXml, toXml, type XNode } from '../../src/rhevm/xml.js';
 import { collectionUrl, searchQuery, searchStatus } from '../../src/rhevm/search.js';
 
-const EX = '/work/shared/reference/ovirt-examples';
+const EX = fileURLToPath(new URL('../fixtures/ovirt-examples', import.meta.url));
 const ex = (f: string) => readFileSync(path.join(EX, f), 'utf8');
 
 function ok<T>(r: { ok: true; value: T } | { ok: false; reason: string }): T {

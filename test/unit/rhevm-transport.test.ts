@@ -113,7 +113,7 @@ describe('rhevm: version detection and auth (§1, §2, §10)', () => {
 
   it('SSO access_denied is an auth error with the engine words, and no password in it', async () => {
     const e = await engine((r) => {
-      if (r.url === '/ovirt-engine/sso/oauth/token') return { status: 400, body: readFileSync('/work/shared/reference/ovirt-examples/sso-token-error-oauth.json', 'utf8') };
+      if (r.url === '/ovirt-engine/sso/oauth/token') return { status: 400, body: readFileSync(new URL('../fixtures/ovirt-examples/sso-token-error-oauth.json', import.meta.url), 'utf8') };
       return { status: 200, body: V4_ROOT };
     });
     const c = client(e.url);
