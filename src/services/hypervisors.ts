@@ -36,18 +36,7 @@ export class HypervisorService {
     const out: HypervisorView[] = [];
     for (const e of engines) {
       await this.with(e.name, async (client) => {
-        for (const h of await client.hosts.list()) {
-          out.push({
-            engine: e.name,
-            id: h.id,
-            name: h.name ?? h.id,
-            address: h.address ?? null,
-            status: h.status ?? null,
-            statusDetail: h.statusDetail ?? null,
-            type: h.type ?? null,
-            node: nodes.find((n) => n.manager === e.name && isNode(h, n))?.name ?? null,
-          });
-        }
+        for (const h of await client.hosts.list()) out.push(this.view(e.name, h, nodes.find((n) => n.manager === e.name && isNode(h, n))));
       });
     }
     return out;

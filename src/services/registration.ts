@@ -26,8 +26,6 @@ interface Detail {
   added?: boolean;
 }
 
-/** Host states on the way to `up` after approval or add (ovirt-api.md §7.4). */
-const ON_THE_WAY = new Set(['installing', 'initializing', 'unassigned', 'reboot', 'connecting', 'non_responsive', 'installing_os', 'preparing_for_maintenance']);
 /** States that end the hand-off as failed, in the engine's words. */
 const FAILED = new Set(['install_failed', 'non_operational', 'error', 'kdumping']);
 /** Engine faults that are the engine's trouble, not ours: wait and ask again. */
@@ -106,6 +104,7 @@ export class RegistrationService {
     const call = { correlationId: job.id, signal: ctx.signal };
     let delay = this.deps.options.pollIntervalMs;
     const maxDelay = this.deps.options.pollIntervalMs * 12;
+    const address = await this.addressOf(node);
     if (node.status === 'booted') await this.setStatus(node.name, 'registering', null, `hand-off to engine ${engineName} started`, { engine: engineName, job: job.id });
     try {
       for (;;) {
@@ -115,7 +114,7 @@ export class RegistrationService {
         }
         let progressed = false;
         try {
-          progressed = await this.step(client, node, detail, cluster, engineName, call);
+          progressed = await this.step(client, node, address, detail, cluster, engineName, call);
         } catch (err) {
           if (ctx.signal.aborted) return { kind: 'retry', afterMs: 0 };
           if (!isTransient(err)) return this.fail(node, detail, describe(err));
@@ -142,10 +141,9 @@ export class RegistrationService {
    * One look at the engine and, if the host's state allows, one move. True when the phase
    * advanced (so the next look comes at once); false to wait and look again.
    */
-  private async step(client: RhevmClient, node: NodeRecord, d: Detail, cluster: string, engine: string, call: { correlationId: string; signal: AbortSignal }): Promise<boolean> {
+  private async step(client: RhevmClient, node: NodeRecord, address: string | undefined, d: Detail, cluster: string, engine: string, call: { correlationId: string; signal: AbortSignal }): Promise<boolean> {
     switch (d.phase) {
       case 'waiting-for-host': {
-        const address = await this.addressOf(node);
         const host = (await client.hosts.findByHostName(node.name, { ...call, prefix: true })) ?? (address ? await client.hosts.findByAddress(address, call) : undefined);
         if (!host) return this.maybeAdd(client, node, d, cluster, engine, address, call);
         d.hostId = host.id;
@@ -192,7 +190,8 @@ export class RegistrationService {
         }
         if (FAILED.has(host.status ?? '')) throw hostFailed(engine, host);
         if (host.status === 'pending_approval') d.phase = 'approving';
-        return host.status === 'pending_approval' || !ON_THE_WAY.has(host.status ?? '') ? false : false;
+        // Anything else (installing, initializing, unassigned, reboot, …) is on the way to up (§7.4).
+        return false;
       }
       case 'follow-ups': {
         const host = await client.hosts.get(d.hostId!, call);
@@ -260,13 +259,11 @@ export class RegistrationService {
     return true;
   }
 
+  /** The node's reserved address, else the one its NICs hold a bound lease for (read once per attempt). */
   private async addressOf(node: NodeRecord): Promise<string | undefined> {
     if (node.ip) return node.ip;
-    for (const nic of node.nics) {
-      const lease = (await this.deps.store.leases.all()).find((l) => l.mac === nic.mac && l.state === 'bound');
-      if (lease) return lease.ip;
-    }
-    return undefined;
+    const macs = new Set(node.nics.map((n) => n.mac));
+    return (await this.deps.store.leases.all()).find((l) => macs.has(l.mac) && l.state === 'bound')?.ip;
   }
 
   private async fail(node: NodeRecord, d: Detail, error: { code: string; message: string }): Promise<JobOutcome> {
