@@ -109,6 +109,10 @@ export function createMetrics(): ApplianceMetrics {
     const s = tftp();
     return s ? [[{}, stat(s, 'retransmits')]] : [];
   });
+  mirroredCounter(registry, 'rhevboot_tftp_send_stalls_total', "TFTP bursts the kernel's send buffer could not take at once (raise net.core.wmem_max if this climbs).", [], () => {
+    const s = tftp();
+    return s ? [[{}, stat(s, 'sendStalls')]] : [];
+  });
   new Gauge({
     name: 'rhevboot_tftp_active_transfers',
     help: 'TFTP transfers in progress.',

@@ -12,6 +12,7 @@ import { ERR, encodeError, OP, parsePacket, peekOpcode } from './packet.js';
 import { normalizeRequestName, openStatic, prepareRoots, type ServedRoot } from '../util/served-files.js';
 import { CopiedPackets, FilePackets, type PacketSource } from './packets.js';
 import { BufferSource, FileSource, NetasciiSource, type BlockSource } from './reader.js';
+import { transferIo } from './transfer-socket.js';
 import { ReadTransfer, type TransferCounters } from './transfer.js';
 
 export type TransferOutcomeKind = 'ok' | 'not-found' | 'refused' | 'timeout' | 'error' | 'aborted';
@@ -26,6 +27,8 @@ export interface TransferEvent {
   retransmits: number;
   blockSize: number;
   windowSize: number;
+  /** Why a transfer did not end `ok`, in words (`client error 8: …`, `socket: ECONNREFUSED`). */
+  reason?: string;
 }
 
 export interface TftpServerOptions {
@@ -46,6 +49,8 @@ export interface TftpServerOptions {
   onTransfer?: (t: TransferEvent) => void;
   /** Floor of the adaptive retransmission timeout (tests lower it; the default suits a LAN). */
   minRtoMs?: number;
+  /** Send buffer asked for per transfer socket (default 4 MiB, capped by net.core.wmem_max). */
+  socketBufferBytes?: number;
 }
 
 export interface TftpServer {
@@ -116,6 +121,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     retransmits: 0,
     bytesSent: 0,
     dupAcks: 0,
+    sendStalls: 0,
   };
   /** Keyed by client address:port; includes requests still being resolved. */
   const active = new Map<string, Slot>();
@@ -319,6 +325,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
         timeoutMs: neg.timeoutMs ?? opts.timeoutMs,
         retries: opts.retries,
         ...(opts.minRtoMs !== undefined ? { minRtoMs: opts.minRtoMs } : {}),
+        ...(opts.socketBufferBytes !== undefined ? { socketBufferBytes: opts.socketBufferBytes } : {}),
         ...(rttHint !== undefined ? { rttHintMs: rttHint } : {}),
         counters,
         log,
@@ -336,7 +343,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       const outcome = r.outcome === 'aborted' && r.reason?.startsWith('socket setup') ? 'error' : r.outcome;
       if (outcome === 'timeout') log.warn({ client: client.address, file: name, bytes: r.bytes, reason: r.reason }, 'tftp: transfer timed out');
       else log.debug({ client: client.address, file: name, outcome, bytes: r.bytes, ms: Math.round(r.durationMs), reason: r.reason }, 'tftp: transfer finished');
-      report(client, name, outcome, { bytes: r.bytes, retransmits: r.retransmits, blockSize: neg.blockSize, windowSize: neg.windowSize }, startedAt);
+      report(client, name, outcome, { bytes: r.bytes, retransmits: r.retransmits, blockSize: neg.blockSize, windowSize: neg.windowSize, ...(r.reason ? { reason: r.reason } : {}) }, startedAt);
       endedByClient = outcome === 'aborted' && (r.reason?.startsWith('client error') ?? false);
       if (outcome === 'ok') remember(key, signature);
     } finally {
@@ -386,7 +393,9 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     void job.finally(() => pending.delete(job));
   });
 
-  log.info({ host: opts.host, port, root: roots.find((r) => r.prefix === '')?.dir }, 'tftp: listening');
+  // Said once: an unbuilt addon costs throughput, not correctness, and the admin should know why.
+  const io = transferIo();
+  log.info({ host: opts.host, port, root: roots.find((r) => r.prefix === '')?.dir, io: io.kind, ...(io.reason ? { ioReason: io.reason } : {}) }, 'tftp: listening');
 
   return {
     port,

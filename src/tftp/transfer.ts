@@ -11,11 +11,11 @@
  * window has been out for a while (the client's own timer fired, the re-ACK that iPXE and EDK2
  * send). Everything else is left to our timer.
  */
-import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.js';
 import { ERR, encodeError, encodeOack, OP, type TftpOption } from './packet.js';
 import type { PacketSource } from './packets.js';
+import { openTransferSocket, type TransferSocket } from './transfer-socket.js';
 
 export type TransferOutcome = 'ok' | 'timeout' | 'error' | 'aborted';
 
@@ -34,6 +34,8 @@ export interface TransferCounters {
   retransmits: number;
   bytesSent: number;
   dupAcks: number;
+  /** Bursts the kernel's send buffer could not take whole. */
+  sendStalls: number;
 }
 
 export interface TransferOptions {
@@ -66,7 +68,10 @@ export class ReadTransfer {
   retransmits = 0;
 
   private resolveDone!: (r: TransferResult) => void;
-  private socket: dgram.Socket | undefined;
+  private socket: TransferSocket | undefined;
+  /** Packets of the burst being built; sent in one call (one sendmmsg on the batched socket). */
+  private readonly burst: Buffer[] = [];
+  private burstLength = 0;
   private readonly o: TransferOptions;
   private readonly w: number;
   private readonly blk: number;
@@ -128,37 +133,27 @@ export class ReadTransfer {
     return this.progressed;
   }
 
-  /** Binds the transfer's socket to the listening address (the client must see replies from the address it asked). */
+  /** Opens the transfer's socket on the listening address (the client must see replies from the address it asked). */
   async start(): Promise<void> {
-    const family = this.o.host.includes(':') ? 'udp6' : 'udp4';
-    const socket = dgram.createSocket({ type: family });
-    this.socket = socket;
-    socket.on('error', (err) => this.onSocketError(err));
-    socket.on('message', (msg) => this.onMessage(msg));
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind({ address: this.o.host, port: 0, exclusive: true }, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
-    try {
+    const socket = await openTransferSocket({
+      host: this.o.host,
+      client: this.o.client,
       // Windows of 64 full-MTU packets must fit, or the kernel drops our own burst.
-      const bytes = this.o.socketBufferBytes ?? 4 * 1024 * 1024;
-      socket.setSendBufferSize(bytes);
-      socket.setRecvBufferSize(Math.min(bytes, 1024 * 1024));
-    } catch {
-      // Capped by net.core.[rw]mem_max; the defaults still work, only slower under bursts.
-    }
-    // A connected socket lets the kernel drop datagrams from any other TID.
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.connect(this.o.client.port, this.o.client.address, () => {
-        socket.off('error', reject);
-        resolve();
-      });
+      bufferBytes: this.o.socketBufferBytes ?? 4 * 1024 * 1024,
+      events: {
+        ack: (block) => {
+          if (!this.finished) this.onAck(block);
+        },
+        other: (op, msg) => this.onOther(op, msg),
+        error: (code) => this.onSocketError(code),
+        stalled: () => this.o.counters.sendStalls++,
+      },
     });
-    if (this.finished) return;
+    if (this.finished) {
+      await socket.closeWith(undefined);
+      return;
+    }
+    this.socket = socket;
     if (this.o.oack) {
       this.oackPacket = encodeOack(this.o.oack);
       this.send(this.oackPacket);
@@ -175,25 +170,30 @@ export class ReadTransfer {
   }
 
   private send(p: Buffer): void {
-    try {
-      this.socket?.send(p);
-    } catch (err) {
-      this.onSocketError(err as Error);
-    }
+    this.queue(p);
+    this.flushBurst();
   }
 
-  private onSocketError(err: Error): void {
+  private queue(p: Buffer): void {
+    this.burst[this.burstLength++] = p;
+  }
+
+  private flushBurst(): void {
+    const n = this.burstLength;
+    if (n === 0) return;
+    this.burstLength = 0;
+    this.socket?.send(this.burst, n);
+  }
+
+  private onSocketError(code: string): void {
     if (this.finished) return;
     // ECONNREFUSED on a connected UDP socket: ICMP port unreachable, the client is gone.
-    const code = (err as NodeJS.ErrnoException).code;
-    void this.finish(code === 'ECONNREFUSED' ? 'aborted' : 'error', `socket: ${code ?? err.message}`);
+    void this.finish(code === 'ECONNREFUSED' ? 'aborted' : 'error', `socket: ${code}`);
   }
 
-  private onMessage(msg: Buffer): void {
-    if (this.finished || msg.length < 4) return;
-    const op = (msg[0]! << 8) | msg[1]!;
-    if (op === OP.ACK) this.onAck((msg[2]! << 8) | msg[3]!);
-    else if (op === OP.ERROR) {
+  private onOther(op: number, msg: Buffer): void {
+    if (this.finished) return;
+    if (op === OP.ERROR) {
       const code = (msg[2]! << 8) | msg[3]!;
       const end = msg.indexOf(0, 4);
       const text = msg.subarray(4, end === -1 ? msg.length : end).toString('latin1');
@@ -279,11 +279,12 @@ export class ReadTransfer {
       const p = this.ring[slot];
       if (!p) continue;
       this.resent[slot] = 1;
-      this.send(p);
+      this.queue(p);
       this.retransmits++;
       this.o.counters.retransmits++;
       this.o.counters.dataSent++;
     }
+    this.flushBurst();
     this.lastSendAt = now;
     this.armTimer();
   }
@@ -306,6 +307,7 @@ export class ReadTransfer {
             if (this.finished) return;
             const at = performance.now();
             this.emit(n, pkt, at);
+            this.flushBurst();
             this.lastSendAt = at;
             this.armTimer();
             this.fill(at);
@@ -320,6 +322,7 @@ export class ReadTransfer {
       }
       this.emit(n, p, now);
     }
+    this.flushBurst();
     if (this.sent === before) return;
     this.lastSendAt = now;
     this.armTimer();
@@ -335,7 +338,7 @@ export class ReadTransfer {
     this.sentAt[slot] = now;
     this.cumBytes[slot] = this.totalBytes;
     this.sent = n;
-    this.send(p);
+    this.queue(p);
     this.o.counters.dataSent++;
     this.o.counters.bytesSent += len;
   }
@@ -347,7 +350,7 @@ export class ReadTransfer {
    */
   private releaseAcked(): void {
     if (this.finished || this.releaseTimer) return;
-    if (this.socket && this.socket.getSendQueueCount() > 0) {
+    if (this.socket && this.socket.queued > 0) {
       this.releaseTimer = setTimeout(() => {
         this.releaseTimer = undefined;
         this.releaseAcked();
@@ -410,22 +413,10 @@ export class ReadTransfer {
     this.timer = undefined;
     if (this.releaseTimer) clearTimeout(this.releaseTimer);
     this.releaseTimer = undefined;
-    const socket = this.socket;
-    if (socket && errorToClient) {
-      await new Promise<void>((resolve) => {
-        try {
-          socket.send(encodeError(ERR.NOT_DEFINED, errorToClient), () => resolve());
-        } catch {
-          resolve();
-        }
-      });
-    }
-    try {
-      socket?.close();
-    } catch {
-      // already closed
-    }
+    this.burstLength = 0;
+    await this.socket?.closeWith(errorToClient ? encodeError(ERR.NOT_DEFINED, errorToClient) : undefined);
     this.ring.fill(undefined);
+    this.burst.length = 0;
     await this.o.source.close().catch((err: unknown) => this.o.log.warn({ err }, 'tftp: closing a source failed'));
     this.resolveDone({
       outcome,

@@ -16,11 +16,15 @@ interface ChildConfig {
   timeoutMs: number;
   retries: number;
   minRtoMs?: number;
+  socketBufferBytes?: number;
+  /** 'dgram' runs the transfers on node:dgram instead of the batched socket. */
+  io?: 'dgram';
   renderMac?: string;
 }
 
 const cfg = JSON.parse(process.env.RBT_TFTP_CHILD ?? '{}') as ChildConfig;
 const send = (m: unknown) => process.send?.(m);
+if (cfg.io) process.env.RHEVBOOT_TFTP_IO = cfg.io;
 const server = await startTftpServer({
   ...cfg,
   log: pino({ level: 'warn' }, pino.destination(2)),

@@ -1,0 +1,243 @@
+/**
+ * The socket a transfer sends its DATA from: bound to the listening address on an ephemeral port
+ * (the server's TID) and connected to the client's, so the kernel drops datagrams from anyone else.
+ *
+ * Two implementations behind one shape. The batched one (src/native/udp_batch.c) hands a window to
+ * the kernel in one sendmmsg(2) and reads ACKs with recvmmsg(2): the kernel copies the payloads
+ * before the call returns, so nothing is left queued pointing at reusable memory. The node:dgram
+ * one is what runs when the addon is not built (or RHEVBOOT_TFTP_IO=dgram): same behaviour, one
+ * libuv send per datagram.
+ */
+import dgram from 'node:dgram';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+export interface TransferSocketEvents {
+  /** An ACK for the 16-bit wire block number. */
+  ack(block: number): void;
+  /** Any other datagram of 4 bytes or more from the client (an ERROR, a stray request). */
+  other(op: number, msg: Buffer): void;
+  /** A socket failure; `code` like ECONNREFUSED (the client's port is gone). */
+  error(code: string): void;
+  /** The kernel's send buffer was full: part of a burst waits (net.core.wmem_max too small, or a
+   * slow link's queue). Counted, because an admin can act on it. */
+  stalled(): void;
+}
+
+export interface TransferSocket {
+  readonly kind: 'batched' | 'dgram';
+  /** Sends `packets[0..count)` in order. What the kernel cannot take now waits, in order, here. */
+  send(packets: readonly Buffer[], count: number): void;
+  /** Datagrams accepted but not yet handed to the kernel: their memory must not be reused yet. */
+  readonly queued: number;
+  /** Sends one last datagram (an ERROR) as well as the socket can, then closes. */
+  closeWith(last: Buffer | undefined): Promise<void>;
+}
+
+interface UdpBatchAddon {
+  open(host: string, port: number, sndbuf: number, rcvbuf: number): unknown;
+  localPort(h: unknown): number;
+  connect(h: unknown, host: string, port: number): void;
+  start(h: unknown, onMessage: (op: number, n: number, msg?: Buffer) => void, onError: (code: string) => void, onWritable: () => void): void;
+  send(h: unknown, packets: readonly Buffer[], first: number, count: number): number;
+  waitWritable(h: unknown): void;
+  close(h: unknown): void;
+}
+
+let addon: UdpBatchAddon | undefined;
+let addonProblem: string | undefined;
+let addonLoaded = false;
+
+/** The addon as built by `npm install` (src/native/build), from src/tftp or from dist/tftp. */
+function loadAddon(): UdpBatchAddon | undefined {
+  if (addonLoaded) return addon;
+  addonLoaded = true;
+  if (process.env.RHEVBOOT_TFTP_IO === 'dgram') {
+    addonProblem = 'RHEVBOOT_TFTP_IO=dgram';
+    return undefined;
+  }
+  const candidates = ['../native/build/Release/udp_batch.node', '../../src/native/build/Release/udp_batch.node'].map((p) => fileURLToPath(new URL(p, import.meta.url)));
+  const file = candidates.find((f) => existsSync(f));
+  if (!file) {
+    addonProblem = 'src/native/udp_batch.node is not built (npm install builds it with node-gyp)';
+    return undefined;
+  }
+  try {
+    addon = createRequire(import.meta.url)(file) as UdpBatchAddon;
+  } catch (err) {
+    addonProblem = `cannot load ${file}: ${(err as Error).message}`;
+  }
+  return addon;
+}
+
+/** Which I/O transfers use, and why not the batched one: said once at server start. */
+export function transferIo(): { kind: 'batched' | 'dgram'; reason?: string } {
+  return loadAddon() ? { kind: 'batched' } : { kind: 'dgram', ...(addonProblem ? { reason: addonProblem } : {}) };
+}
+
+export interface OpenTransferSocket {
+  host: string;
+  client: { address: string; port: number };
+  bufferBytes: number;
+  events: TransferSocketEvents;
+}
+
+export async function openTransferSocket(o: OpenTransferSocket): Promise<TransferSocket> {
+  const native = loadAddon();
+  // The addon takes IP literals only; a scoped IPv6 address goes through node:dgram.
+  if (native && !o.host.includes('%') && !o.client.address.includes('%')) return new BatchedSocket(native, o);
+  return openDgram(o);
+}
+
+class BatchedSocket implements TransferSocket {
+  readonly kind = 'batched' as const;
+  private readonly h: unknown;
+  private backlog: Buffer[] = [];
+  private head = 0;
+  private waiting = false;
+  private closed = false;
+
+  constructor(
+    private readonly addon: UdpBatchAddon,
+    private readonly o: OpenTransferSocket,
+  ) {
+    this.h = addon.open(o.host, 0, o.bufferBytes, Math.min(o.bufferBytes, 1024 * 1024));
+    try {
+      addon.connect(this.h, o.client.address, o.client.port);
+      addon.start(
+        this.h,
+        (op, n, msg) => (op === 4 ? o.events.ack(n) : o.events.other(op, msg!)),
+        (code) => o.events.error(code),
+        () => this.flush(),
+      );
+    } catch (err) {
+      addon.close(this.h);
+      throw err;
+    }
+  }
+
+  get queued(): number {
+    return this.backlog.length - this.head;
+  }
+
+  send(packets: readonly Buffer[], count: number): void {
+    if (this.closed || count === 0) return;
+    if (this.queued > 0) {
+      for (let i = 0; i < count; i++) this.backlog.push(packets[i]!);
+      return;
+    }
+    const taken = this.sendNow(packets, 0, count);
+    if (taken < count) {
+      for (let i = taken; i < count; i++) this.backlog.push(packets[i]!);
+      this.o.events.stalled();
+      this.wait();
+    }
+  }
+
+  async closeWith(last: Buffer | undefined): Promise<void> {
+    if (this.closed) return;
+    if (last) this.sendNow([last], 0, 1);
+    this.closed = true;
+    this.backlog = [];
+    this.addon.close(this.h);
+  }
+
+  /** Returns how many the kernel took; a hard error (ECONNREFUSED) is reported as an event. */
+  private sendNow(packets: readonly Buffer[], first: number, count: number): number {
+    try {
+      return this.addon.send(this.h, packets, first, count);
+    } catch (err) {
+      this.o.events.error((err as NodeJS.ErrnoException).code ?? 'EIO');
+      return count;
+    }
+  }
+
+  private wait(): void {
+    if (this.waiting || this.closed) return;
+    this.waiting = true;
+    this.addon.waitWritable(this.h);
+  }
+
+  private flush(): void {
+    this.waiting = false;
+    if (this.closed) return;
+    this.head += this.sendNow(this.backlog, this.head, this.backlog.length - this.head);
+    if (this.head === this.backlog.length) {
+      this.backlog = [];
+      this.head = 0;
+    } else {
+      this.wait();
+    }
+  }
+}
+
+async function openDgram(o: OpenTransferSocket): Promise<TransferSocket> {
+  const socket = dgram.createSocket({ type: o.host.includes(':') ? 'udp6' : 'udp4' });
+  socket.on('error', (err: NodeJS.ErrnoException) => o.events.error(err.code ?? err.message));
+  socket.on('message', (msg: Buffer) => {
+    if (msg.length < 4) return;
+    const op = (msg[0]! << 8) | msg[1]!;
+    if (op === 4) o.events.ack((msg[2]! << 8) | msg[3]!);
+    else o.events.other(op, msg);
+  });
+  const once = (start: (done: () => void) => void) =>
+    new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      start(() => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+  try {
+    await once((done) => socket.bind({ address: o.host, port: 0, exclusive: true }, done));
+    try {
+      // Windows of 64 full-MTU packets must fit, or the kernel drops our own burst.
+      socket.setSendBufferSize(o.bufferBytes);
+      socket.setRecvBufferSize(Math.min(o.bufferBytes, 1024 * 1024));
+    } catch {
+      // Capped by net.core.[rw]mem_max; the defaults still work, only slower under bursts.
+    }
+    await once((done) => socket.connect(o.client.port, o.client.address, done));
+  } catch (err) {
+    socket.close();
+    throw err;
+  }
+  let closed = false;
+  return {
+    kind: 'dgram',
+    get queued() {
+      return socket.getSendQueueCount();
+    },
+    send(packets, count) {
+      if (closed) return;
+      try {
+        for (let i = 0; i < count; i++) socket.send(packets[i]!);
+      } catch (err) {
+        o.events.error((err as NodeJS.ErrnoException).code ?? 'EIO');
+        return;
+      }
+      // libuv queues what the kernel would not take at once.
+      if (socket.getSendQueueCount() > 0) o.events.stalled();
+    },
+    async closeWith(last) {
+      if (closed) return;
+      closed = true;
+      if (last) {
+        await new Promise<void>((resolve) => {
+          try {
+            socket.send(last, () => resolve());
+          } catch {
+            resolve();
+          }
+        });
+      }
+      try {
+        socket.close();
+      } catch {
+        // already closed
+      }
+    },
+  };
+}
+

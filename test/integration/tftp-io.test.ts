@@ -1,0 +1,141 @@
+/**
+ * The two socket layers under TFTP transfers: the batched one (sendmmsg/recvmmsg, src/native) and
+ * node:dgram. Both must give the same bytes, including when the kernel's send buffer is full and
+ * part of a window has to wait (a token-bucket qdisc on the server's veth holds the packets, so
+ * a small send buffer fills), and both must notice a client that went away (ICMP port
+ * unreachable) instead of retrying into the void.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
+import { execFileSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pino } from 'pino';
+import { startTftpServer, type TransferEvent } from '../../src/tftp/server.js';
+import { transferIo } from '../../src/tftp/transfer-socket.js';
+import { tempDir } from '../helpers/tmp.js';
+import { NetnsPair, requireTools, sha256File, startServerChild, type ServerChild } from '../helpers/tftp-netns.js';
+
+const MB = 1024 * 1024;
+
+describe('tftp transfer sockets', () => {
+  it('the batched socket is built by npm install and chosen', () => {
+    // CI builds src/native with node-gyp; if that build broke, transfers would silently fall back.
+    if (process.env.RHEVBOOT_TFTP_IO === 'dgram') return;
+    assert.deepEqual(transferIo(), { kind: 'batched' });
+  });
+
+  for (const io of ['batched', 'dgram'] as const) {
+    describe(`${io}: a window that does not fit the send buffer`, () => {
+      let net: NetnsPair;
+      let server: ServerChild;
+      let root: string;
+      let out: string;
+      let sum: string;
+
+      before(async () => {
+        requireTools();
+        const base = await tempDir(`rbt-tftp-io-${io}-`);
+        root = path.join(base, 'root');
+        out = path.join(base, 'out');
+        await mkdir(root);
+        await mkdir(out);
+        await writeFile(path.join(root, 'f.bin'), randomBytes(3 * MB + 333));
+        sum = await sha256File(path.join(root, 'f.bin'));
+        net = new NetnsPair(io === 'batched' ? 'i' : 'j');
+        net.setUp();
+        // 40 Mbit/s with a 200 ms queue: a window of 64 x 1472 bytes sits in the qdisc, charged to
+        // the sending socket, so its 16 KiB send buffer is full long before the window is out.
+        execFileSync('tc', ['-n', net.serverNs, 'qdisc', 'add', 'dev', 'rbts0', 'root', 'tbf', 'rate', '40mbit', 'burst', '16k', 'latency', '200ms'], { timeout: 10000 });
+        server = await startServerChild(net.serverNs, {
+          host: net.serverIp,
+          port: 69,
+          root,
+          maxBlockSize: 1468,
+          maxWindowSize: 64,
+          maxTransfers: 10,
+          timeoutMs: 2000,
+          retries: 5,
+          socketBufferBytes: 16 * 1024,
+          ...(io === 'dgram' ? { io: 'dgram' } : {}),
+        });
+      });
+      after(async () => {
+        await server?.close();
+        net?.tearDown();
+      });
+
+      it('windowsize 64: exact bytes, the stall counted, nothing resent', async () => {
+        const before = await server.stats();
+        const dst = path.join(out, 'w64');
+        const r = await net.client('atftp', ['--tftp-timeout', '2', '--option', 'blksize 1468', '--option', 'windowsize 64', '-g', '-r', 'f.bin', '-l', dst, net.serverIp], 60000);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(await sha256File(dst), sum);
+        const after = await server.stats();
+        assert.ok(after.sendStalls! > before.sendStalls!, `no send stall seen (${after.sendStalls})`);
+        // A full buffer is back-pressure, not loss: the waiting packets go out once, in order.
+        assert.ok(after.retransmits! - before.retransmits! <= 2, `retransmits ${after.retransmits! - before.retransmits!}`);
+      });
+
+      it('lockstep (curl, no options): exact bytes', async () => {
+        const dst = path.join(out, 'l');
+        const r = await net.client('curl', ['-sS', '--tftp-no-options', '-o', dst, `tftp://${net.serverIp}/f.bin`], 120000);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(await sha256File(dst), sum);
+      });
+    });
+  }
+
+  describe('a client that goes away', () => {
+    let root: string;
+    before(async () => {
+      root = await tempDir('rbt-tftp-gone-');
+      await writeFile(path.join(root, 'big.bin'), randomBytes(2 * MB));
+    });
+
+    it('is seen by its ICMP port unreachable: the transfer ends at the next send, not after the retries', async () => {
+      const events: TransferEvent[] = [];
+      const server = await startTftpServer({
+        host: '127.0.0.1',
+        port: 0,
+        root,
+        maxBlockSize: 1468,
+        maxWindowSize: 64,
+        maxTransfers: 10,
+        // Giving up on silence would take 12 s: an end within 1.5 s can only be the ICMP error.
+        timeoutMs: 3000,
+        retries: 3,
+        minRtoMs: 50,
+        log: pino({ level: 'silent' }),
+        onTransfer: (t) => events.push(t),
+      });
+      const client = dgram.createSocket('udp4');
+      try {
+        await new Promise<void>((resolve) => client.bind(0, '127.0.0.1', resolve));
+        // Three blocks ACKed, so the server has measured an RTT and its next resend comes soon.
+        const third = new Promise<void>((resolve) =>
+          client.on('message', (m, rinfo) => {
+            assert.equal(m.readUInt16BE(0), 3, 'expected DATA (no options asked)');
+            const block = m.readUInt16BE(2);
+            if (block > 3) return;
+            client.send(Buffer.from([0, 4, 0, block]), rinfo.port, rinfo.address);
+            if (block === 3) resolve();
+          }),
+        );
+        client.send(Buffer.from('\0\x01big.bin\0octet\0'), server.port, '127.0.0.1');
+        await third;
+        const started = Date.now();
+        client.close();
+        while (events.length === 0 && Date.now() - started < 8000) await new Promise((r) => setTimeout(r, 20));
+        assert.equal(events.length, 1, 'transfer did not end');
+        assert.equal(events[0]!.outcome, 'aborted');
+        assert.match(String(events[0]!.reason), /ECONNREFUSED/);
+        assert.ok(Date.now() - started < 1500, `ended after ${Date.now() - started} ms`);
+      } finally {
+        await server.close();
+      }
+    });
+  });
+});
