@@ -32,6 +32,25 @@ const PROF_DIR = process.env.RBT_BENCH_TFTP_PROF;
 /** RBT_BENCH_TFTP_BASELINE=<dir>: another rhevboot tree (e.g. `git archive` of the last commit, with
  * node_modules linked) runs as server "baseline" in the same rounds: before/after under one load. */
 const BASELINE = process.env.RBT_BENCH_TFTP_BASELINE;
+/**
+ * RBT_BENCH_TFTP_PIN=same|split|none (default none): where server and client run. Lockstep speed
+ * on this VM is decided less by the servers than by the scheduler: when server and client land on
+ * one vCPU every wakeup is local and any server does 30-45 MiB/s at 1468; when they sit on two,
+ * every block costs two cross-CPU wakeups (IPIs into halted vCPUs) and all of them drop to 2-10.
+ * Which one a run gets is luck, so unpinned medians swing 5x between runs. `same` pins both to
+ * CPU 0 (the servers' own cost per block), `split` server to 0 and client to 1 (the wakeup cost
+ * a real NIC interrupt also has).
+ */
+const PIN = process.env.RBT_BENCH_TFTP_PIN ?? 'none';
+if (!['none', 'same', 'split'].includes(PIN)) throw new Error(`RBT_BENCH_TFTP_PIN=${PIN}: use same, split or none`);
+const SERVER_CPU = '0';
+const CLIENT_CPU = PIN === 'split' ? '1' : '0';
+/** The client command, on its CPU when pinned. */
+const clientCmd = (args: string[]): [string, string[]] => (PIN === 'none' ? ['ip', args] : ['taskset', ['-c', CLIENT_CPU, 'ip', ...args]]);
+/** Moves a started server (every thread, and the children it forks later) to its CPU. */
+function pinServer(pid: number): void {
+  if (PIN !== 'none') execFileSync('taskset', ['-a', '-cp', SERVER_CPU, String(pid)], { stdio: 'ignore', timeout: 5000 });
+}
 
 interface Case {
   id: string;
@@ -201,12 +220,13 @@ export async function benchTftp(): Promise<void> {
           await warm(path.join(root, 'big.bin'));
           const srv = await server.start();
           try {
+            pinServer(srv.pid);
             // An untimed transfer first: the appliance is a long-running process, so rhevboot is
             // measured with its JIT warm, as it serves; the C servers lose nothing by it.
-            await run('ip', ['netns', 'exec', net.clientNs, 'atftp', '--tftp-timeout', '2', ...c.options.flatMap((o) => ['--option', o]), '-g', '-r', 'warm.bin', '-l', out, ip], 120000);
+            await run(...clientCmd(['netns', 'exec', net.clientNs, 'atftp', '--tftp-timeout', '2', ...c.options.flatMap((o) => ['--option', o]), '-g', '-r', 'warm.bin', '-l', out, ip]), 120000);
             await rm(out, { force: true });
             const cpu0 = cpuSeconds(srv.pid);
-            const r = await run('ip', ['netns', 'exec', net.clientNs, 'atftp', '--tftp-timeout', '2', ...c.options.flatMap((o) => ['--option', o]), '-g', '-r', 'big.bin', '-l', out, ip], 300000);
+            const r = await run(...clientCmd(['netns', 'exec', net.clientNs, 'atftp', '--tftp-timeout', '2', ...c.options.flatMap((o) => ['--option', o]), '-g', '-r', 'big.bin', '-l', out, ip]), 300000);
             // Server CPU per MiB: how much of the time is the server's own work, separate from waiting.
             // (n/a for tftpd-hpa: its per-transfer children are reaped with SIGCHLD ignored, uncounted.)
             const cpuMsPerMiB = ((cpuSeconds(srv.pid) - cpu0) * 1000) / (FILE_SIZE / MiB);
@@ -247,7 +267,7 @@ export async function benchTftp(): Promise<void> {
     const others = active.map((sv) => sv.name).filter((n) => n !== 'rhevboot');
     const fmt = (v: number | string | undefined) => (typeof v === 'number' ? v.toFixed(1) : String(v ?? '-'));
     const ratio = (a: number | string | undefined, b: number | string | undefined) => (typeof a === 'number' && typeof b === 'number' ? (a / b).toFixed(2) + 'x' : '-');
-    const header = [`case (atftp client, ${FILE_SIZE / MiB} MiB, veth, median of ${RUNS})`, 'rhevboot', ...others, ...others.map((o) => `vs ${o}`)];
+    const header = [`case (atftp client, ${FILE_SIZE / MiB} MiB, veth, median of ${RUNS}, pin ${PIN})`, 'rhevboot', ...others, ...others.map((o) => `vs ${o}`)];
     const lines = [header];
     for (const c of CASES) {
       lines.push([c.label, fmt(ours.get(c.label)), ...others.map((o) => fmt(results.get(o)!.get(c.label))), ...others.map((o) => ratio(ours.get(c.label), results.get(o)!.get(c.label)))]);
