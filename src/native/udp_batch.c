@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <node_api.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,9 @@
 /* Batches drained per wakeup: enough for any window's ACKs, bounded so one busy client cannot
  * keep the loop from everyone else. */
 #define RECV_ROUNDS 4
+/* UDP GSO limits: one super-datagram carries at most 64 segments and 64 KiB of UDP payload. */
+#define GSO_MAX_SEGS 64
+#define GSO_MAX_BYTES 65000
 
 typedef struct {
   int fd;
@@ -46,6 +50,10 @@ typedef struct {
   int closed;
   int started;
   int events;
+  /* UDP GSO: adjacent equal-size packets (a window laid out block after block in one buffer) go
+   * down the stack as one skb and are cut into datagrams at the device. Off after the kernel
+   * refused it once. */
+  int gso;
   uv_poll_t poll;
   napi_env env;
   napi_ref on_message;
@@ -58,6 +66,12 @@ typedef struct {
   struct mmsghdr rmsgs[RECV_BATCH];
   struct iovec siov[SEND_MAX];
   struct mmsghdr smsgs[SEND_MAX];
+  /* Packets each message carries, and its UDP_SEGMENT control message. */
+  uint32_t sparts[SEND_MAX];
+  union {
+    char buf[CMSG_SPACE(sizeof(uint16_t))];
+    struct cmsghdr align;
+  } sctl[SEND_MAX];
 } Sock;
 
 static void release(Sock* s) {
@@ -262,6 +276,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   }
   s->poll.data = s;
   s->refs = 2;
+  s->gso = 1;
   napi_value ext;
   napi_create_external(env, s, finalize, NULL, &ext);
   return ext;
@@ -345,30 +360,64 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   }
   uint32_t done = 0;
   while (done < count) {
-    uint32_t n = count - done < SEND_MAX ? count - done : SEND_MAX;
-    for (uint32_t i = 0; i < n; i++) {
+    /* Build up to SEND_MAX messages from packets[first+done ..]; with GSO a message is a run of
+     * adjacent packets of one size (the last of a run may be shorter: the file's last block). */
+    uint32_t m = 0, taken = 0;
+    while (m < SEND_MAX && done + taken < count) {
       napi_value el;
       void* data;
       size_t blen;
-      if (napi_get_element(env, argv[1], first + done + i, &el) != napi_ok || napi_get_buffer_info(env, el, &data, &blen) != napi_ok) {
+      if (napi_get_element(env, argv[1], first + done + taken, &el) != napi_ok || napi_get_buffer_info(env, el, &data, &blen) != napi_ok) {
         napi_throw_type_error(env, "EINVAL", "send: not a Buffer");
         return NULL;
       }
-      s->siov[i].iov_base = data;
-      s->siov[i].iov_len = blen;
-      memset(&s->smsgs[i].msg_hdr, 0, sizeof s->smsgs[i].msg_hdr);
-      s->smsgs[i].msg_hdr.msg_iov = &s->siov[i];
-      s->smsgs[i].msg_hdr.msg_iovlen = 1;
+      if (m > 0 && s->gso && s->sparts[m - 1] < GSO_MAX_SEGS) {
+        struct iovec* prev = &s->siov[m - 1];
+        size_t seg = s->sparts[m - 1] == 1 ? prev->iov_len : (size_t)*(uint16_t*)CMSG_DATA((struct cmsghdr*)s->sctl[m - 1].buf);
+        int prev_closed = prev->iov_len % seg != 0; /* a short last segment ends a run */
+        if (!prev_closed && (char*)prev->iov_base + prev->iov_len == (char*)data && blen <= seg && blen > 0 && prev->iov_len + blen <= GSO_MAX_BYTES) {
+          if (s->sparts[m - 1] == 1) {
+            struct cmsghdr* c = (struct cmsghdr*)s->sctl[m - 1].buf;
+            c->cmsg_level = SOL_UDP;
+            c->cmsg_type = UDP_SEGMENT;
+            c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+            *(uint16_t*)CMSG_DATA(c) = (uint16_t)seg;
+            s->smsgs[m - 1].msg_hdr.msg_control = c;
+            s->smsgs[m - 1].msg_hdr.msg_controllen = CMSG_SPACE(sizeof(uint16_t));
+          }
+          prev->iov_len += blen;
+          s->sparts[m - 1]++;
+          taken++;
+          continue;
+        }
+      }
+      s->siov[m].iov_base = data;
+      s->siov[m].iov_len = blen;
+      memset(&s->smsgs[m].msg_hdr, 0, sizeof s->smsgs[m].msg_hdr);
+      s->smsgs[m].msg_hdr.msg_iov = &s->siov[m];
+      s->smsgs[m].msg_hdr.msg_iovlen = 1;
+      s->sparts[m] = 1;
+      m++;
+      taken++;
     }
-    int r = sendmmsg(s->fd, s->smsgs, n, MSG_DONTWAIT);
+    int r = sendmmsg(s->fd, s->smsgs, m, MSG_DONTWAIT);
     if (r < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) break;
+      /* A device or kernel without UDP GSO: say it once by turning it off, and send plainly. */
+      if (s->gso && (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOPROTOOPT)) {
+        int grouped = 0;
+        for (uint32_t i = 0; i < m; i++) grouped |= s->sparts[i] > 1;
+        if (grouped) {
+          s->gso = 0;
+          continue;
+        }
+      }
       throw_errno(env, errno, "sendmmsg");
       return NULL;
     }
-    done += (uint32_t)r;
-    if ((uint32_t)r < n) break;
+    for (int i = 0; i < r; i++) done += s->sparts[i];
+    if ((uint32_t)r < m) break;
   }
   napi_value out;
   napi_create_uint32(env, done, &out);
