@@ -404,8 +404,10 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
     if (r < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) break;
-      /* A device or kernel without UDP GSO: say it once by turning it off, and send plainly. */
-      if (s->gso && (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOPROTOOPT)) {
+      /* The kernel refusing UDP GSO (a segment over the route's MTU: EMSGSIZE; IPsec, no
+       * checksum: EIO; no support: EINVAL/ENOPROTOOPT): turn it off for this socket and send the
+       * same packets plainly, where the IP layer may still fragment what GSO would not cut. */
+      if (s->gso && (errno == EMSGSIZE || errno == EIO || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOPROTOOPT)) {
         int grouped = 0;
         for (uint32_t i = 0; i < m; i++) grouped |= s->sparts[i] > 1;
         if (grouped) {
