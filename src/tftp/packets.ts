@@ -11,6 +11,7 @@
  * configs, netascii) at one small allocation per block, which does not matter at their sizes.
  */
 import type { FileHandle } from 'node:fs/promises';
+import { udpBatch } from '../native/udp-batch.js';
 import { writeDataHeader } from './packet.js';
 import type { BlockSource } from './reader.js';
 
@@ -53,6 +54,13 @@ export class CopiedPackets implements PacketSource {
   }
 }
 
+export type CachedRead = (fd: number, buffers: Buffer[], position: number) => number;
+
+const defaultCachedRead: CachedRead = (fd, buffers, position) => {
+  const addon = udpBatch();
+  return addon ? addon.readCached(fd, buffers, 0, buffers.length, position) : -1;
+};
+
 /** Payload bytes aimed at per chunk: few thread-pool trips, and two chunks per transfer keep a
  * thousand concurrent kernel or initrd downloads near 1 GiB at worst (small files get buffers
  * their own size). */
@@ -93,6 +101,8 @@ export class FilePackets implements PacketSource {
     readonly size: number,
     private readonly blk: number,
     windowSize: number,
+    /** Page-cache read without the thread pool: bytes, or -1 (not cached, or not available). */
+    private readonly readCached: CachedRead = defaultCachedRead,
   ) {
     this.stride = 4 + blk;
     const totalBlocks = Math.floor(size / blk) + 1;
@@ -206,7 +216,12 @@ export class FilePackets implements PacketSource {
   private async fill(ch: Chunk, pos: number, want: number): Promise<number> {
     let got = 0;
     while (got < want && !this.closed) {
-      const { bytesRead } = await this.handle.readv(this.iovecs(ch, got, want), pos + got);
+      const iov = this.iovecs(ch, got, want);
+      // Page-cached bytes (a boot loader or kernel every node fetches) are copied inline: a thread
+      // pool read would wake the loop from another CPU for each chunk. Not cached, or no addon:
+      // the thread pool, so the loop never waits on a disk.
+      const inline = this.readCached(this.handle.fd, iov, pos + got);
+      const bytesRead = inline > 0 ? inline : (await this.handle.readv(iov, pos + got)).bytesRead;
       // The file shrank: the short block ends the transfer rather than leaving it waiting.
       if (bytesRead === 0) break;
       got += bytesRead;

@@ -9,9 +9,7 @@
  * libuv send per datagram.
  */
 import dgram from 'node:dgram';
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { udpBatch, udpBatchProblem, type UdpBatchAddon } from '../native/udp-batch.js';
 
 export interface TransferSocketEvents {
   /** An ACK for the 16-bit wire block number. */
@@ -35,45 +33,10 @@ export interface TransferSocket {
   closeWith(last: Buffer | undefined): Promise<void>;
 }
 
-interface UdpBatchAddon {
-  open(host: string, port: number, sndbuf: number, rcvbuf: number): unknown;
-  localPort(h: unknown): number;
-  connect(h: unknown, host: string, port: number): void;
-  start(h: unknown, onMessage: (op: number, n: number, msg?: Buffer) => void, onError: (code: string) => void, onWritable: () => void): void;
-  send(h: unknown, packets: readonly Buffer[], first: number, count: number): number;
-  waitWritable(h: unknown): void;
-  close(h: unknown): void;
-}
-
-let addon: UdpBatchAddon | undefined;
-let addonProblem: string | undefined;
-let addonLoaded = false;
-
-/** The addon as built by `npm install` (src/native/build), from src/tftp or from dist/tftp. */
-function loadAddon(): UdpBatchAddon | undefined {
-  if (addonLoaded) return addon;
-  addonLoaded = true;
-  if (process.env.RHEVBOOT_TFTP_IO === 'dgram') {
-    addonProblem = 'RHEVBOOT_TFTP_IO=dgram';
-    return undefined;
-  }
-  const candidates = ['../native/build/Release/udp_batch.node', '../../src/native/build/Release/udp_batch.node'].map((p) => fileURLToPath(new URL(p, import.meta.url)));
-  const file = candidates.find((f) => existsSync(f));
-  if (!file) {
-    addonProblem = 'src/native/udp_batch.node is not built (npm install builds it with node-gyp)';
-    return undefined;
-  }
-  try {
-    addon = createRequire(import.meta.url)(file) as UdpBatchAddon;
-  } catch (err) {
-    addonProblem = `cannot load ${file}: ${(err as Error).message}`;
-  }
-  return addon;
-}
-
 /** Which I/O transfers use, and why not the batched one: said once at server start. */
 export function transferIo(): { kind: 'batched' | 'dgram'; reason?: string } {
-  return loadAddon() ? { kind: 'batched' } : { kind: 'dgram', ...(addonProblem ? { reason: addonProblem } : {}) };
+  const problem = udpBatchProblem();
+  return udpBatch() ? { kind: 'batched' } : { kind: 'dgram', ...(problem ? { reason: problem } : {}) };
 }
 
 export interface OpenTransferSocket {
@@ -84,7 +47,7 @@ export interface OpenTransferSocket {
 }
 
 export async function openTransferSocket(o: OpenTransferSocket): Promise<TransferSocket> {
-  const native = loadAddon();
+  const native = udpBatch();
   // The addon takes IP literals only; a scoped IPv6 address goes through node:dgram.
   if (native && !o.host.includes('%') && !o.client.address.includes('%')) return new BatchedSocket(native, o);
   return openDgram(o);

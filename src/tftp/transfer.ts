@@ -388,6 +388,13 @@ export class ReadTransfer {
       void this.finish('timeout', `no ACK for ${Math.round(now - this.lastProgressAt)} ms`, 'transfer timed out');
       return;
     }
+    if (this.socket && this.socket.queued > 0) {
+      // Part of the window still waits for room in the send buffer: it cannot have been lost,
+      // and resending would only queue copies behind it. The clock restarts when it leaves.
+      this.lastSendAt = now;
+      this.armTimer();
+      return;
+    }
     this.backoff++;
     if (this.oackPacket) {
       this.oackResent = true;

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { open, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { CopiedPackets, FilePackets, type PacketSource } from '../../src/tftp/packets.js';
+import { CopiedPackets, FilePackets, type CachedRead, type PacketSource } from '../../src/tftp/packets.js';
+import { udpBatch } from '../../src/native/udp-batch.js';
 import { BufferSource } from '../../src/tftp/reader.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -15,6 +16,20 @@ let dir: string;
 before(async () => {
   dir = await tempDir('rbt-tftp-packets-');
 });
+
+/** The real page-cache read, counting the calls it served. */
+function countedCachedRead(): { read: CachedRead; hits: () => number } {
+  let hits = 0;
+  const addon = udpBatch();
+  return {
+    read: (fd, buffers, position) => {
+      const r = addon ? addon.readCached(fd, buffers, 0, buffers.length, position) : -1;
+      if (r > 0) hits++;
+      return r;
+    },
+    hits: () => hits,
+  };
+}
 
 /** A read handle that counts `readv` calls and can be told to fail. */
 async function counted(file: string, fail?: Error): Promise<{ handle: FileHandle; reads: () => number }> {
@@ -53,21 +68,27 @@ async function drain(src: PacketSource, blk: number, w: number): Promise<{ data:
 describe('FilePackets', () => {
   const sizes = (blk: number, perChunk: number) => [0, 1, blk - 1, blk, blk + 1, perChunk * blk - 1, perChunk * blk, perChunk * blk + 1, 3 * perChunk * blk + 7];
 
-  for (const blk of [512, 1468]) {
-    for (const w of [1, 4, 64]) {
-      it(`blksize ${blk}, windowsize ${w}: every size edge comes out byte for byte`, async () => {
-        const perChunk = Math.max(w, Math.ceil((512 * 1024) / blk));
-        for (const size of sizes(blk, perChunk)) {
-          const content = randomBytes(size);
-          const file = path.join(dir, `f-${blk}-${w}-${size}`);
-          await writeFile(file, content);
-          const src = new FilePackets(await open(file, 'r'), size, blk, w);
-          const { data, blocks } = await drain(src, blk, w);
-          await src.close();
-          assert.equal(blocks, Math.floor(size / blk) + 1, `size ${size}: block count`);
-          assert.ok(data.equals(content), `size ${size}: content differs`);
-        }
-      });
+  for (const via of ['page cache', 'thread pool'] as const) {
+    for (const blk of [512, 1468]) {
+      for (const w of [1, 4, 64]) {
+        it(`blksize ${blk}, windowsize ${w}, read via the ${via}: every size edge comes out byte for byte`, async () => {
+          const perChunk = Math.max(w, Math.ceil((512 * 1024) / blk));
+          for (const size of sizes(blk, perChunk)) {
+            const content = randomBytes(size);
+            const file = path.join(dir, `f-${blk}-${w}-${size}`);
+            await writeFile(file, content);
+            const inline = countedCachedRead();
+            const { handle, reads } = await counted(file);
+            const src = new FilePackets(handle, size, blk, w, via === 'page cache' ? inline.read : () => -1);
+            const { data, blocks } = await drain(src, blk, w);
+            await src.close();
+            assert.equal(blocks, Math.floor(size / blk) + 1, `size ${size}: block count`);
+            assert.ok(data.equals(content), `size ${size}: content differs`);
+            // A file just written is in the page cache: the inline path must have served it.
+            if (size > 0) assert.ok(via === 'page cache' ? inline.hits() > 0 && reads() === 0 : reads() > 0, `size ${size}: read path (${inline.hits()} inline, ${reads()} pool)`);
+          }
+        });
+      }
     }
   }
 
@@ -89,10 +110,11 @@ describe('FilePackets', () => {
     const file = path.join(dir, 'big');
     await writeFile(file, randomBytes(size));
     const { handle, reads } = await counted(file);
-    const src = new FilePackets(handle, size, 1468, 4);
+    const inline = countedCachedRead();
+    const src = new FilePackets(handle, size, 1468, 4, inline.read);
     await drain(src, 1468, 4);
     await src.close();
-    assert.ok(reads() <= 10, `${reads()} reads for 4 MiB`);
+    assert.ok(reads() + inline.hits() <= 10, `${reads() + inline.hits()} reads for 4 MiB`);
   });
 
   it('a buffer still holding unreleased blocks is not refilled: the next block waits for the release', async () => {
@@ -122,10 +144,12 @@ describe('FilePackets', () => {
     const file = path.join(dir, 'probe');
     await writeFile(file, randomBytes(size));
     const { handle, reads } = await counted(file);
-    const src = new FilePackets(handle, size, 1468, 4);
+    const inline = countedCachedRead();
+    const src = new FilePackets(handle, size, 1468, 4, inline.read);
     await new Promise((r) => setTimeout(r, 50));
     await src.close();
-    assert.equal(reads(), 1);
+    // One chunk, by whichever path: inline from the page cache or through the thread pool.
+    assert.equal(reads() + inline.hits(), 1);
     assert.equal(handle.fd, -1, 'handle still open');
   });
 
@@ -143,7 +167,8 @@ describe('FilePackets', () => {
     const file = path.join(dir, 'eio');
     await writeFile(file, randomBytes(3000));
     const { handle } = await counted(file, Object.assign(new Error('EIO'), { code: 'EIO' }));
-    const src = new FilePackets(handle, 3000, 512, 4);
+    // Not in the page cache: the thread-pool read runs, and fails.
+    const src = new FilePackets(handle, 3000, 512, 4, () => -1);
     await assert.rejects(async () => src.packet(1), /EIO/);
     await src.close();
     assert.equal(handle.fd, -1, 'handle still open');
