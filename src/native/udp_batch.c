@@ -175,13 +175,6 @@ static void report_error(Sock* s, int err) {
 
 static void drain(Sock* s) {
   for (int round = 0; round < RECV_ROUNDS && !s->closed; round++) {
-    for (int i = 0; i < RECV_BATCH; i++) {
-      s->riov[i].iov_base = s->rbuf[i];
-      s->riov[i].iov_len = RECV_SLOT;
-      memset(&s->rmsgs[i].msg_hdr, 0, sizeof s->rmsgs[i].msg_hdr);
-      s->rmsgs[i].msg_hdr.msg_iov = &s->riov[i];
-      s->rmsgs[i].msg_hdr.msg_iovlen = 1;
-    }
     int n = recvmmsg(s->fd, s->rmsgs, RECV_BATCH, MSG_DONTWAIT, NULL);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -284,6 +277,13 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   s->poll.data = s;
   s->refs = 2;
   s->gso = 1;
+  /* Set once: recvmmsg only writes msg_len (no names, no control data are asked for). */
+  for (int i = 0; i < RECV_BATCH; i++) {
+    s->riov[i].iov_base = s->rbuf[i];
+    s->riov[i].iov_len = RECV_SLOT;
+    s->rmsgs[i].msg_hdr.msg_iov = &s->riov[i];
+    s->rmsgs[i].msg_hdr.msg_iovlen = 1;
+  }
   napi_value ext;
   napi_create_external(env, s, finalize, NULL, &ext);
   return ext;
