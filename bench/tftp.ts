@@ -114,6 +114,8 @@ interface Running {
   /** The server's PID (`ip netns exec` execs it), for its CPU time. */
   pid: number;
   stop(): Promise<void>;
+  /** rhevboot's own counters (retransmissions, send stalls), read after each transfer. */
+  stats?(): Promise<Record<string, number>>;
 }
 
 /** CPU seconds a process and its reaped children have used (tftpd-hpa forks per transfer). */
@@ -175,7 +177,7 @@ export async function benchTftp(): Promise<void> {
         async start() {
           const prof = PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROF_DIR}`] : [];
           const s = await startServerChild(net.serverNs, { host: ip, port: 69, root, maxBlockSize: 1468, maxWindowSize: 64, maxTransfers: 100, timeoutMs: 1000, retries: 5 }, prof);
-          return { pid: s.pid, stop: () => s.close() };
+          return { pid: s.pid, stop: () => s.close(), stats: () => s.stats() };
         },
       },
       ...(BASELINE
@@ -226,10 +228,13 @@ export async function benchTftp(): Promise<void> {
             await run(...clientCmd(['netns', 'exec', net.clientNs, 'atftp', '--tftp-timeout', '2', ...c.options.flatMap((o) => ['--option', o]), '-g', '-r', 'warm.bin', '-l', out, ip]), 120000);
             await rm(out, { force: true });
             const cpu0 = cpuSeconds(srv.pid);
+            const before = await srv.stats?.();
             const r = await run(...clientCmd(['netns', 'exec', net.clientNs, 'atftp', '--tftp-timeout', '2', ...c.options.flatMap((o) => ['--option', o]), '-g', '-r', 'big.bin', '-l', out, ip]), 300000);
             // Server CPU per MiB: how much of the time is the server's own work, separate from waiting.
             // (n/a for tftpd-hpa: its per-transfer children are reaped with SIGCHLD ignored, uncounted.)
             const cpuMsPerMiB = ((cpuSeconds(srv.pid) - cpu0) * 1000) / (FILE_SIZE / MiB);
+            const after = await srv.stats?.();
+            const resent = before && after ? `  resent ${after.retransmits! - before.retransmits!} of ${after.dataSent! - before.dataSent!}` : '';
             let size = 0;
             try {
               size = (await stat(out)).size;
@@ -241,7 +246,7 @@ export async function benchTftp(): Promise<void> {
             const v = FILE_SIZE / MiB / (r.ms / 1000);
             if (ok) samples.get(server.name)!.get(c.id)!.push(v);
             else failures.set(`${server.name} ${c.id}`, `fail(${r.code}, ${size} bytes)`);
-            process.stdout.write(`tftp bench: round ${round} ${server.name.padEnd(10)} ${c.label.padEnd(16)} ${ok ? v.toFixed(1) + ' MiB/s' : `fail(${r.code})`}  server CPU ${cpuMsPerMiB > 0 ? cpuMsPerMiB.toFixed(2) + ' ms/MiB' : 'n/a'}\n`);
+            process.stdout.write(`tftp bench: round ${round} ${server.name.padEnd(10)} ${c.label.padEnd(16)} ${ok ? v.toFixed(1) + ' MiB/s' : `fail(${r.code})`}  server CPU ${cpuMsPerMiB > 0 ? cpuMsPerMiB.toFixed(2) + ' ms/MiB' : 'n/a'}${resent}\n`);
           } finally {
             await srv.stop();
           }
