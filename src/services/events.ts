@@ -1,5 +1,14 @@
 import type { Logger } from '../log.js';
 import type { EventRecord, NewEvent, Repositories, Store } from '../store/store.js';
+import { RepeatFolds } from './repeat-folds.js';
+
+export interface NoteOptions {
+  /** The same event again for the subject is counted, and the count written once per fold window. */
+  foldRepeats?: boolean;
+}
+
+/** How long repeats of a contact fold into one event: short enough that the timeline stays live. */
+const FOLD_WINDOW_MS = 1000;
 
 /**
  * The audit trail and the timeline: every state change a service makes is an event row, and the
@@ -8,17 +17,34 @@ import type { EventRecord, NewEvent, Repositories, Store } from '../store/store.
 export class EventService {
   private readonly pending: NewEvent[] = [];
   private flushing: Promise<void> | undefined;
+  private readonly folds: RepeatFolds;
+  private foldTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly repos: Repositories & Partial<Pick<Store, 'transaction'>>,
     private readonly log: Logger,
     /** Told of every event written (the server's metrics time boot phases from the timeline). */
     private readonly onRecorded?: (e: EventRecord) => void,
-  ) {}
+    private readonly opts: { foldWindowMs?: number } = {},
+  ) {
+    this.folds = new RepeatFolds(opts.foldWindowMs ?? FOLD_WINDOW_MS);
+  }
 
   async record(event: NewEvent, tx: Repositories = this.repos): Promise<EventRecord> {
+    // Repeats folded for this subject happened before this event: their count goes first, unless
+    // notes are still queued (its first event may be one of them): then it joins them, in order.
+    const folded = this.folds.size ? this.folds.take(event) : undefined;
+    if (folded) {
+      if (this.pending.length) this.queue(folded);
+      else await this.write(folded, tx);
+    }
+    return this.write(event, tx);
+  }
+
+  private async write(event: NewEvent, tx: Repositories): Promise<EventRecord> {
     const saved = await tx.events.append(event);
-    this.log.info({ event: saved.kind, [saved.subjectType]: saved.subject, ...saved.data }, saved.message);
+    // A boot storm writes thousands of these a second: the log object only when it is read.
+    if (this.log.isLevelEnabled('info')) this.log.info({ event: saved.kind, [saved.subjectType]: saved.subject, ...saved.data }, saved.message);
     this.onRecorded?.(saved);
     return saved;
   }
@@ -27,26 +53,60 @@ export class EventService {
    * Records a contact event without waiting for it: the boot servers note every DHCP packet and
    * TFTP transfer of a known node, and a boot storm of those must not cost one commit each. Events
    * noted in the same turn are written in one transaction, in order; a failure is logged, never
-   * thrown at the packet path.
+   * thrown at the packet path. With `foldRepeats`, the same event again is counted rather than
+   * written (see RepeatFolds): the count is written once per fold window.
    */
-  note(event: NewEvent): void {
-    this.pending.push({ ...event, at: event.at ?? new Date().toISOString() });
-    if (this.pending.length === 1 && !this.flushing) setImmediate(() => void this.flush());
+  note(event: NewEvent, opts: NoteOptions = {}): void {
+    const now = Date.now();
+    if (opts.foldRepeats && this.folds.repeat(event, now, this.queued)) return;
+    const e = { ...event, at: event.at ?? new Date(now).toISOString() };
+    const folded = this.folds.size ? this.folds.take(e) : undefined;
+    if (folded) this.queue(folded);
+    this.queue(e);
+    if (opts.foldRepeats) {
+      this.folds.start(e, now);
+      this.armFoldTimer();
+    }
   }
 
-  /** Writes what `note` queued (also called at stop, before the store closes). */
+  private queue(e: NewEvent): void {
+    this.pending.push(e);
+    if (this.pending.length === 1 && !this.flushing) setImmediate(() => void this.writePending());
+  }
+
+  /** `queue`, bound once: handed to the folds on every repeat. */
+  private readonly queued = (e: NewEvent): void => this.queue(e);
+
+  private armFoldTimer(): void {
+    if (this.foldTimer || !this.folds.size) return;
+    this.foldTimer = setTimeout(() => {
+      this.foldTimer = undefined;
+      this.folds.due(Date.now(), this.queued);
+      this.armFoldTimer();
+    }, this.opts.foldWindowMs ?? FOLD_WINDOW_MS);
+    this.foldTimer.unref();
+  }
+
+  /** Writes what `note` queued, folded repeats included (also called at stop, before the store closes). */
   async flush(): Promise<void> {
+    this.folds.due(Date.now(), (e) => this.pending.push(e), true);
+    clearTimeout(this.foldTimer);
+    this.foldTimer = undefined;
+    await this.writePending();
+  }
+
+  private async writePending(): Promise<void> {
     while (this.flushing) await this.flushing;
     if (!this.pending.length) return;
     const batch = this.pending.splice(0, this.pending.length);
     const write = async (tx: Repositories): Promise<void> => {
-      for (const e of batch) await this.record(e, tx);
+      for (const e of batch) await this.write(e, tx);
     };
     this.flushing = (this.repos.transaction ? this.repos.transaction(write) : write(this.repos))
       .catch((err: unknown) => this.log.warn({ err, events: batch.length }, 'timeline events not recorded'))
       .finally(() => {
         this.flushing = undefined;
-        if (this.pending.length) setImmediate(() => void this.flush());
+        if (this.pending.length) setImmediate(() => void this.writePending());
       });
     await this.flushing;
   }

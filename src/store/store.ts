@@ -224,5 +224,12 @@ export interface Store extends Repositories {
    * what a cache of rendered boot configs must be checked against before it is trusted.
    */
   bootGeneration(): Promise<number>;
+  /**
+   * The same, synchronously, when nothing of this process is using the store (the usual case), else
+   * undefined (use bootGeneration()). A boot storm checks it on every request: no promise hop, and
+   * one read per turn of the event loop (the value is not kept past the turn, nor past any use of
+   * the store by this process).
+   */
+  bootGenerationNow(): number | undefined;
   close(): Promise<void>;
 }

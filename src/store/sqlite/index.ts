@@ -52,11 +52,19 @@ function migrate(db: Database.Database, migrations: Migration[], file: string): 
   }
 }
 
+type Locked = <T>(fn: () => Promise<T> | T) => Promise<T>;
+
+/**
+ * Calls started and finished on any store of this process. A boot generation kept by one store is
+ * stale once another connection of the same process (a test's "CLI", say) may have written.
+ */
+let storeCalls = 0;
+
 /** Wraps every method of a repository so that it runs under the store's lock (and is timed, if asked). */
-function locked<T extends object>(repo: T, mutex: Mutex, name = '', onCall?: StoreCallObserver): T {
+function locked<T extends object>(repo: T, lock: Locked, name = '', onCall?: StoreCallObserver): T {
   const out: Record<string, unknown> = {};
   for (const [method, fn] of Object.entries(repo)) {
-    const run = (...args: unknown[]) => mutex.run(() => (fn as (...a: unknown[]) => Promise<unknown>)(...args));
+    const run = (...args: unknown[]) => lock(() => (fn as (...a: unknown[]) => Promise<unknown>)(...args));
     out[method] = !onCall
       ? run
       : async (...args: unknown[]) => {
@@ -104,9 +112,27 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   const raw = sqliteRepositories(db);
   const bootGeneration = db.prepare('SELECT value FROM boot_generation WHERE id = 1').pluck();
   const mutex = new Mutex();
+  // Counted at both ends: a read made while another connection's transaction was open saw none of it.
+  const lock: Locked = (fn) => {
+    storeCalls++;
+    return mutex.run(fn).finally(() => storeCalls++);
+  };
   let closed = false;
+  // bootGenerationNow() reads once per turn of the event loop, not once per request: a boot storm's
+  // requests come in batches (dozens a turn), and each read costs SQLite two fcntl() calls to lock
+  // and unlock a WAL read slot, which were a third of the iPXE fast path. The value is forgotten
+  // when the turn ends, and a request answered in this turn had arrived when the turn polled for
+  // I/O, before the read: a commit another process finished before the client sent it is seen.
+  // Writes from this process go through a store's lock: any call since the read forgets it too.
+  let turnGeneration: number | undefined;
+  let turnCalls = -1;
+  let turnEnding = false;
+  const endTurn = (): void => {
+    turnGeneration = undefined;
+    turnEnding = false;
+  };
   const transaction = <T>(fn: (tx: Repositories) => Promise<T>): Promise<T> =>
-    mutex.run(async () => {
+    lock(async () => {
       db.exec('BEGIN IMMEDIATE');
       try {
         const result = await fn(raw);
@@ -119,14 +145,14 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     });
 
   const store: Store = {
-    nodes: locked(raw.nodes, mutex, 'nodes', opts.onCall),
-    secrets: locked(raw.secrets, mutex, 'secrets', opts.onCall),
-    distros: locked(raw.distros, mutex, 'distros', opts.onCall),
-    leases: locked(raw.leases, mutex, 'leases', opts.onCall),
-    events: locked(raw.events, mutex, 'events', opts.onCall),
-    jobs: locked(raw.jobs, mutex, 'jobs', opts.onCall),
-    tokens: locked(raw.tokens, mutex, 'tokens', opts.onCall),
-    engines: locked(raw.engines, mutex, 'engines', opts.onCall),
+    nodes: locked(raw.nodes, lock, 'nodes', opts.onCall),
+    secrets: locked(raw.secrets, lock, 'secrets', opts.onCall),
+    distros: locked(raw.distros, lock, 'distros', opts.onCall),
+    leases: locked(raw.leases, lock, 'leases', opts.onCall),
+    events: locked(raw.events, lock, 'events', opts.onCall),
+    jobs: locked(raw.jobs, lock, 'jobs', opts.onCall),
+    tokens: locked(raw.tokens, lock, 'tokens', opts.onCall),
+    engines: locked(raw.engines, lock, 'engines', opts.onCall),
     transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
       if (!opts.onCall) return transaction(fn);
       const t0 = performance.now();
@@ -136,15 +162,29 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
         .finally(() => opts.onCall!('store', 'transaction', (performance.now() - t0) / 1000, ok));
     },
     async schemaVersion() {
-      return mutex.run(() => (db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations').get() as { v: number }).v);
+      return lock(() => (db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations').get() as { v: number }).v);
     },
     async bootGeneration() {
-      return mutex.run(() => bootGeneration.get() as number);
+      return lock(() => bootGeneration.get() as number);
+    },
+    bootGenerationNow() {
+      // While a call holds the connection (a transaction spans awaits), a read here would see its
+      // uncommitted writes: then the caller must wait its turn through bootGeneration().
+      if (!mutex.idle || closed) return undefined;
+      if (turnGeneration === undefined || turnCalls !== storeCalls) {
+        turnGeneration = bootGeneration.get() as number;
+        turnCalls = storeCalls;
+        if (!turnEnding) {
+          turnEnding = true;
+          setImmediate(endTurn);
+        }
+      }
+      return turnGeneration;
     },
     async close() {
       if (closed) return;
       closed = true;
-      await mutex.run(() => db.close());
+      await lock(() => db.close());
     },
   };
   return store;
