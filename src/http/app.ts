@@ -7,6 +7,7 @@ import { VERSION } from '../version.js';
 import { requireToken } from './auth.js';
 import { bootFileRoutes, type BootFileRoots } from './routes/boot-files.js';
 import { installErrorHandlers } from './errors.js';
+import { ipxeFastPath, requestIdSequence, serverWithFastPath } from './ipxe-fast-path.js';
 import { distroRoutes } from './routes/distros.js';
 import { engineRoutes } from './routes/engines.js';
 import { eventRoutes } from './routes/events.js';
@@ -39,8 +40,12 @@ export interface HttpAppOptions {
  * OpenAPI document at /api/v1/openapi.json.
  */
 export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstance> {
+  const nextReqId = requestIdSequence();
+  const fast = ipxeFastPath({ configs: opts.services.configs, log: opts.log, metrics: opts.metrics, nextReqId });
   const app = Fastify({
     loggerInstance: opts.log as FastifyBaseLogger,
+    genReqId: nextReqId,
+    serverFactory: (handler, options) => serverWithFastPath(fast, handler, options),
     // One line per request (below) instead of fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit,

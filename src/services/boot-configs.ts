@@ -9,7 +9,7 @@ import { normaliseMac, type NodeRecord } from '../domain/node.js';
 import { intToIp } from '../util/ipv4.js';
 import { RhevbootError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { DistroRecord, Store } from '../store/store.js';
+import type { DistroRecord, NewEvent, Store } from '../store/store.js';
 import type { EventService } from './events.js';
 
 export const BUILTIN_TEMPLATE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../templates');
@@ -58,6 +58,13 @@ type Rendered = RenderedConfig | { kind: ConfigKind; text: undefined; why: strin
 interface Found {
   node: NodeRecord;
   rendered: Rendered;
+  /** The timeline event of the last fetch, reused while the same client refetches (no allocation). */
+  fetched?: { mac: string; address: string; event: NewEvent };
+}
+
+/** A fetch by this node is its first sign of installing: a write, so never the synchronous path. */
+function startsInstall(node: NodeRecord | undefined): boolean {
+  return node !== undefined && node.bootAction === 'install' && node.status === 'install';
 }
 
 /** Enough for every node of a large estate under every name it asks for; past it, start over. */
@@ -188,17 +195,45 @@ export class BootConfigs {
     return Buffer.from(rendered.text);
   }
 
-  /** The iPXE script for `/boot/ipxe/<mac>`. */
-  async forIpxe(mac: string, client: { address: string }): Promise<string | undefined> {
+  /**
+   * The iPXE script for `/boot/ipxe/<mac>`. Kept answers are keyed by the name as asked, so a boot
+   * storm's repeat fetches skip parsing the MAC; only a miss (or a first install contact, which
+   * writes) takes the slow path.
+   */
+  forIpxe(mac: string, client: { address: string }): Promise<string | undefined> {
+    try {
+      const kept = this.keptNow(`ipxe ${mac}`);
+      if (kept && !startsInstall(kept.found?.node)) return Promise.resolve(this.servedIpxe(kept.found, mac, client.address));
+    } catch (err) {
+      // Callers get a promise either way, as from an async function.
+      return Promise.reject(err);
+    }
+    return this.forIpxeSlow(mac, client.address);
+  }
+
+  private async forIpxeSlow(mac: string, address: string): Promise<string | undefined> {
+    // Not a MAC: nothing to look up, and nothing kept (names are the client's to invent).
     const canon = normaliseMac(mac);
     if (!canon) return undefined;
-    const found = await this.cached(`ipxe ${canon}`, async () => {
+    const found = await this.cached(`ipxe ${mac}`, async () => {
       const node = await this.deps.store.nodes.byMac(canon);
       return node ? { node, rendered: await this.render('ipxe', node) } : undefined;
     });
+    if (found && found.rendered.text !== undefined) await this.noteContact(found.node, `HTTP /boot/ipxe/${mac}`, address);
+    return this.servedIpxe(found, mac, address);
+  }
+
+  /** Every fetch of a script is a step of the node's timeline (noted; a refetch loop folds into a count). */
+  private servedIpxe(found: Found | undefined, mac: string, address: string): string | undefined {
     if (!found || found.rendered.text === undefined) return undefined;
-    await this.noteContact(found.node, `HTTP /boot/ipxe/${mac}`, client.address);
-    this.deps.events.note({ kind: 'node.http', subjectType: 'node', subject: found.node.name, message: `HTTP /boot/ipxe/${mac}: ${found.rendered.action} script to ${client.address}`, data: { file: `/boot/ipxe/${mac}`, client: client.address, action: found.rendered.action } });
+    let fetched = found.fetched;
+    if (!fetched || fetched.address !== address || fetched.mac !== mac) {
+      const file = `/boot/ipxe/${mac}`;
+      const { action } = found.rendered;
+      const event: NewEvent = { kind: 'node.http', subjectType: 'node', subject: found.node.name, message: `HTTP ${file}: ${action} script to ${address}`, data: { file, client: address, action } };
+      found.fetched = fetched = { mac, address, event };
+    }
+    this.deps.events.note(fetched.event, { foldRepeats: true });
     return found.rendered.text;
   }
 
@@ -206,15 +241,13 @@ export class BootConfigs {
    * Rendering costs far more than serving (store lookups, secrets, the template): in a boot storm
    * every node fetches its config several times. So answers are kept under the store's boot
    * generation, which any change to nodes, NICs, distros or secrets bumps, from this process or
-   * the CLI's: one cheap read per request decides whether the kept answer is still the truth.
+   * the CLI's: one cheap read decides whether the kept answer is still the truth (per request here;
+   * on the synchronous path of `keptNow`, once per turn of the event loop, see the store).
    * Unknown names are kept too (pxelinux asks for a dozen names that do not exist per boot).
    */
   private async cached(key: string, compute: () => Promise<Found | undefined>): Promise<Found | undefined> {
     const generation = await this.deps.store.bootGeneration();
-    if (generation !== this.cacheGeneration) {
-      this.cache.clear();
-      this.cacheGeneration = generation;
-    }
+    this.useGeneration(generation);
     const hit = this.cache.get(key);
     if (hit) return hit.found;
     const found = await compute();
@@ -226,9 +259,26 @@ export class BootConfigs {
     return found;
   }
 
+  /**
+   * The kept answer, checked against the generation read synchronously; undefined when that read
+   * has to wait (the store is busy) or nothing is kept: then `cached` decides, the long way.
+   */
+  private keptNow(key: string): { found: Found | undefined } | undefined {
+    const generation = this.deps.store.bootGenerationNow();
+    if (generation === undefined) return undefined;
+    this.useGeneration(generation);
+    return this.cache.get(key);
+  }
+
+  private useGeneration(generation: number): void {
+    if (generation === this.cacheGeneration) return;
+    this.cache.clear();
+    this.cacheGeneration = generation;
+  }
+
   /** A node that fetches its install config has started installing: that is the first sign. */
   private async noteContact(node: NodeRecord, what: string, address: string): Promise<void> {
-    if (node.bootAction !== 'install' || node.status !== 'install') return;
+    if (!startsInstall(node)) return;
     await this.deps.store.transaction(async (tx) => {
       const fresh = await tx.nodes.get(node.name);
       if (!fresh || fresh.status !== 'install') return;

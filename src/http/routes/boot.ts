@@ -1,17 +1,19 @@
 import type { FastifyInstance } from 'fastify';
 import type { BootConfigs } from '../../services/boot-configs.js';
 import type { TriggerService } from '../../services/trigger.js';
+import { IPXE_MAX_NAME, IPXE_NO_CONFIG, IPXE_ROUTE } from '../ipxe-fast-path.js';
 
 /**
  * What booting nodes call over HTTP, unauthenticated by nature: their iPXE script and the install
  * trigger. Answers are plain text; refusals say little (the reason is logged, not told).
  */
 export function bootRoutes(app: FastifyInstance, deps: { configs: BootConfigs; trigger: TriggerService }): void {
-  app.get<{ Params: { mac: string } }>('/boot/ipxe/:mac', { schema: { hide: true, params: { type: 'object', properties: { mac: { type: 'string', maxLength: 32 } } } } }, async (req, reply) => {
+  // Plain GET/HEAD of this route are answered by the fast path in front of fastify; this one is
+  // what the rest (a query string, percent-encoding, names over the schema's length) still reach.
+  app.get<{ Params: { mac: string } }>(IPXE_ROUTE, { schema: { hide: true, params: { type: 'object', properties: { mac: { type: 'string', maxLength: IPXE_MAX_NAME } } } } }, async (req, reply) => {
     const script = await deps.configs.forIpxe(req.params.mac, { address: req.ip });
     if (script === undefined) {
-      // iPXE shows the status line; `exit` in a 404 body would not be run anyway.
-      return reply.status(404).type('text/plain').send('#!ipxe\necho rhevboot: no boot config for this machine\nexit\n');
+      return reply.status(404).type('text/plain').send(IPXE_NO_CONFIG);
     }
     return reply.type('text/plain').send(script);
   });
