@@ -9,7 +9,6 @@ import { fileURLToPath } from 'node:url';
 
 export interface UdpBatchAddon {
   open(host: string, port: number, sndbuf: number, rcvbuf: number): unknown;
-  localPort(h: unknown): number;
   connect(h: unknown, host: string, port: number): void;
   start(h: unknown, onMessage: (op: number, n: number, msg?: Buffer) => void, onError: (code: string) => void, onWritable: () => void): void;
   send(h: unknown, packets: readonly Buffer[], first: number, count: number): number;

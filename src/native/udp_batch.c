@@ -11,7 +11,6 @@
  * One socket per transfer, connected to the client's TID so the kernel drops everybody else.
  * JS API (see src/tftp/batch-socket.ts):
  *   open(host, port, sndbuf, rcvbuf) -> handle        bind (port 0 = ephemeral)
- *   localPort(handle) -> number
  *   connect(handle, host, port)
  *   start(handle, onMessage(op, n, buf?), onError(code), onWritable())
  *   send(handle, buffers, first, count) -> datagrams taken (fewer when the send buffer is full)
@@ -73,8 +72,9 @@ typedef struct {
   struct mmsghdr rmsgs[RECV_BATCH];
   struct iovec siov[SEND_MAX];
   struct mmsghdr smsgs[SEND_MAX];
-  /* Packets each message carries, and its UDP_SEGMENT control message. */
+  /* Packets each message carries, their segment size, and its UDP_SEGMENT control message. */
   uint32_t sparts[SEND_MAX];
+  size_t sseg[SEND_MAX];
   union {
     char buf[CMSG_SPACE(sizeof(uint16_t))];
     struct cmsghdr align;
@@ -122,6 +122,17 @@ static Sock* get_sock(napi_env env, napi_value v) {
     return NULL;
   }
   return (Sock*)p;
+}
+
+/* Unpacks `want` arguments whose first is a handle; NULL (with a JS exception) when they are not. */
+static Sock* sock_args(napi_env env, napi_callback_info info, size_t want, napi_value* argv) {
+  size_t argc = want;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != want) {
+    napi_throw_type_error(env, "EINVAL", "wrong number of arguments");
+    return NULL;
+  }
+  return get_sock(env, argv[0]);
 }
 
 static void on_poll_closed(uv_handle_t* h) {
@@ -289,29 +300,9 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   return ext;
 }
 
-static napi_value js_local_port(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  Sock* s = argc ? get_sock(env, argv[0]) : NULL;
-  if (!s) return NULL;
-  struct sockaddr_storage ss;
-  socklen_t sl = sizeof ss;
-  if (getsockname(s->fd, (struct sockaddr*)&ss, &sl) < 0) {
-    throw_errno(env, errno, "getsockname");
-    return NULL;
-  }
-  int port = ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in*)&ss)->sin_port) : ntohs(((struct sockaddr_in6*)&ss)->sin6_port);
-  napi_value out;
-  napi_create_int32(env, port, &out);
-  return out;
-}
-
 static napi_value js_connect(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  Sock* s = argc == 3 ? get_sock(env, argv[0]) : NULL;
+  Sock* s = sock_args(env, info, 3, argv);
   char host[64];
   int32_t port = 0;
   if (!s) return NULL;
@@ -330,10 +321,8 @@ static napi_value js_connect(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_start(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  Sock* s = argc == 4 ? get_sock(env, argv[0]) : NULL;
+  Sock* s = sock_args(env, info, 4, argv);
   if (!s) return NULL;
   if (s->closed || s->started) {
     napi_throw_error(env, "EINVAL", "socket closed or already started");
@@ -354,10 +343,8 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_send(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  Sock* s = argc == 4 ? get_sock(env, argv[0]) : NULL;
+  Sock* s = sock_args(env, info, 4, argv);
   uint32_t first = 0, count = 0, len = 0;
   if (!s) return NULL;
   if (s->closed || napi_get_array_length(env, argv[1], &len) != napi_ok || napi_get_value_uint32(env, argv[2], &first) != napi_ok ||
@@ -380,7 +367,7 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
       }
       if (m > 0 && s->gso && s->sparts[m - 1] < GSO_MAX_SEGS) {
         struct iovec* prev = &s->siov[m - 1];
-        size_t seg = s->sparts[m - 1] == 1 ? prev->iov_len : (size_t)*(uint16_t*)CMSG_DATA((struct cmsghdr*)s->sctl[m - 1].buf);
+        size_t seg = s->sseg[m - 1];
         int prev_closed = prev->iov_len % seg != 0; /* a short last segment ends a run */
         if (!prev_closed && (char*)prev->iov_base + prev->iov_len == (char*)data && blen <= seg && blen > 0 && prev->iov_len + blen <= GSO_MAX_BYTES) {
           if (s->sparts[m - 1] == 1) {
@@ -404,6 +391,7 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
       s->smsgs[m].msg_hdr.msg_iov = &s->siov[m];
       s->smsgs[m].msg_hdr.msg_iovlen = 1;
       s->sparts[m] = 1;
+      s->sseg[m] = blen;
       m++;
       taken++;
     }
@@ -434,10 +422,8 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_wait_writable(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  Sock* s = argc ? get_sock(env, argv[0]) : NULL;
+  Sock* s = sock_args(env, info, 1, argv);
   if (!s || s->closed || !s->started) return NULL;
   s->events = UV_READABLE | UV_WRITABLE;
   uv_poll_start(&s->poll, s->events, on_poll);
@@ -445,10 +431,8 @@ static napi_value js_wait_writable(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  Sock* s = argc ? get_sock(env, argv[0]) : NULL;
+  Sock* s = sock_args(env, info, 1, argv);
   if (s) shut(env, s);
   return NULL;
 }
@@ -491,7 +475,6 @@ static napi_value js_read_cached(napi_env env, napi_callback_info info) {
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"localPort", NULL, js_local_port, NULL, NULL, NULL, napi_enumerable, NULL},
       {"connect", NULL, js_connect, NULL, NULL, NULL, napi_enumerable, NULL},
       {"start", NULL, js_start, NULL, NULL, NULL, napi_enumerable, NULL},
       {"send", NULL, js_send, NULL, NULL, NULL, napi_enumerable, NULL},
