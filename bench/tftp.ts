@@ -234,7 +234,10 @@ export async function benchTftp(): Promise<void> {
             // (n/a for tftpd-hpa: its per-transfer children are reaped with SIGCHLD ignored, uncounted.)
             const cpuMsPerMiB = ((cpuSeconds(srv.pid) - cpu0) * 1000) / (FILE_SIZE / MiB);
             const after = await srv.stats?.();
-            const resent = before && after ? `  resent ${after.retransmits! - before.retransmits!} of ${after.dataSent! - before.dataSent!}` : '';
+            const resent =
+              before && after
+                ? `  resent ${after.retransmits! - before.retransmits!} of ${after.dataSent! - before.dataSent!}, ${after.relayed! - before.relayed!} relayed by the socket`
+                : '';
             let size = 0;
             try {
               size = (await stat(out)).size;

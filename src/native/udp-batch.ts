@@ -10,9 +10,15 @@ import { fileURLToPath } from 'node:url';
 export interface UdpBatchAddon {
   open(host: string, port: number, sndbuf: number, rcvbuf: number): unknown;
   connect(h: unknown, host: string, port: number): void;
-  start(h: unknown, onMessage: (op: number, n: number, msg?: Buffer) => void, onError: (code: string) => void, onWritable: () => void): void;
+  start(h: unknown, onMessage: (op: number, n: number, msg?: Buffer | number, ack?: number) => void, onError: (code: string) => void, onWritable: () => void): void;
   send(h: unknown, packets: readonly Buffer[], first: number, count: number): number;
   waitWritable(h: unknown): void;
+  /** The next `count` packets after a full window, sent by the addon as in-order ACKs arrive. */
+  arm(h: unknown, packets: readonly Buffer[], count: number, baseWire: number, window: number): void;
+  /** Takes an armed run back: [packets of it sent, blocks ACKed past its base]. */
+  disarm(h: unknown): [number, number] | undefined;
+  /** Blocks ACKed past the armed run's base; -1 when none is armed. */
+  runAcked(h: unknown): number;
   close(h: unknown): void;
   /** preadv2(RWF_NOWAIT): bytes read, or -1 when the data is not in the page cache. */
   readCached(fd: number, buffers: readonly Buffer[], first: number, count: number, position: number): number;

@@ -9,15 +9,19 @@
  * built the server uses node:dgram and behaves the same, only slower.
  *
  * One socket per transfer, connected to the client's TID so the kernel drops everybody else.
- * JS API (see src/tftp/batch-socket.ts):
+ * JS API (see src/tftp/transfer-socket.ts):
  *   open(host, port, sndbuf, rcvbuf) -> handle        bind (port 0 = ephemeral)
  *   connect(handle, host, port)
  *   start(handle, onMessage(op, n, buf?), onError(code), onWritable())
  *   send(handle, buffers, first, count) -> datagrams taken (fewer when the send buffer is full)
  *   waitWritable(handle)                              onWritable fires once when room appears
+ *   arm(handle, packets, count, baseWire, window)     the addon sends these on in-order ACKs
+ *   disarm(handle) -> [sent, acked] | undefined       takes an armed run back
+ *   runAcked(handle) -> blocks ACKed in the run, or -1
  *   close(handle)
  *   readCached(fd, buffers, first, count, position) -> bytes, or -1 when none is in the page cache
- * onMessage gets an ACK as (4, block) without allocating; anything else as (opcode, code, copy).
+ * onMessage gets an ACK as (4, block) without allocating; anything else as (opcode, code, copy);
+ * the end of an armed run as (0, packets of it sent, blocks ACKed past its base, ACK or -1).
  *
  * readCached is preadv2(RWF_NOWAIT): a file chunk already in the page cache is copied inline
  * instead of through the thread pool, whose completion wakes the loop from another CPU (on a VM
@@ -48,6 +52,9 @@
 /* UDP GSO limits: one super-datagram carries at most 64 segments and 64 KiB of UDP payload. */
 #define GSO_MAX_SEGS 64
 #define GSO_MAX_BYTES 65000
+/* Packets one armed run may hold: a file chunk's worth (src/tftp/packets.ts reads at most 1024
+ * blocks per chunk). */
+#define RUN_MAX 1024
 
 typedef struct {
   int fd;
@@ -79,6 +86,15 @@ typedef struct {
     char buf[CMSG_SPACE(sizeof(uint16_t))];
     struct cmsghdr align;
   } sctl[SEND_MAX];
+  /* The armed run (see js_arm): block numbers are counted from the ACKed block at arming time
+   * (`base`), so run[i] is block outstanding+1+i. */
+  struct {
+    int armed;
+    uint16_t base;
+    uint32_t outstanding, acked, sent, end, window, acks;
+    napi_ref keep; /* the JS array holding the packets' memory */
+    struct iovec pkts[RUN_MAX];
+  } run;
 } Sock;
 
 static void release(Sock* s) {
@@ -153,7 +169,9 @@ static void shut(napi_env env, Sock* s) {
   if (s->on_writable) napi_delete_reference(env, s->on_writable);
   if (s->started) napi_async_destroy(env, s->actx);
   if (s->resource) napi_delete_reference(env, s->resource);
-  s->on_message = s->on_error = s->on_writable = s->resource = NULL;
+  if (s->run.keep) napi_delete_reference(env, s->run.keep);
+  s->on_message = s->on_error = s->on_writable = s->resource = s->run.keep = NULL;
+  s->run.armed = 0;
   uv_close((uv_handle_t*)&s->poll, on_poll_closed);
 }
 
@@ -184,6 +202,61 @@ static void report_error(Sock* s, int err) {
   call_js(s, s->on_error, 1, &code);
 }
 
+static int64_t send_packets(Sock* s, const struct iovec* pkts, uint32_t count);
+
+/* Forgets the run; how far it got is for the caller to tell JS. */
+static void run_clear(Sock* s) {
+  s->run.armed = 0;
+  if (s->run.keep) napi_delete_reference(s->env, s->run.keep);
+  s->run.keep = NULL;
+}
+
+/* Ends the run and tells JS how far it got: onMessage(0, packets of the run sent, blocks ACKed
+ * past the base, the ACK that ended it or -1). JS takes the transfer back from there, and sees
+ * that ACK only after it knows where the run left off. */
+static void run_end(Sock* s, int ack) {
+  uint32_t sent = s->run.sent - s->run.outstanding, acked = s->run.acked;
+  run_clear(s);
+  napi_value argv[4];
+  napi_create_int32(s->env, 0, &argv[0]);
+  napi_create_uint32(s->env, sent, &argv[1]);
+  napi_create_uint32(s->env, acked, &argv[2]);
+  napi_create_int32(s->env, ack, &argv[3]);
+  call_js(s, s->on_message, 4, argv);
+}
+
+/* An ACK while a run is armed. The ACK of the window's last block sends the next window of the
+ * run here, with no call into JS: that call, per block, was most of lockstep's cost. Anything else
+ * (a gap, a repeat, a stale block number), a full send buffer, an error or the run's end hands the
+ * transfer back to JS. */
+static void run_ack(Sock* s, uint16_t block) {
+  uint32_t r = (uint16_t)(block - s->run.base);
+  /* Only the ACK of the last block sent is routine: one short of it means the client saw a gap
+   * (RFC 7440: go back to it), which is JS's to handle, as are repeats and stale numbers. */
+  if (r != s->run.sent || r <= s->run.acked) {
+    run_end(s, block);
+    return;
+  }
+  s->run.acked = r;
+  uint32_t target = r + s->run.window < s->run.end ? r + s->run.window : s->run.end;
+  if (target > s->run.sent) {
+    uint32_t want = target - s->run.sent;
+    int64_t got = send_packets(s, &s->run.pkts[s->run.sent - s->run.outstanding], want);
+    if (got < 0) {
+      run_end(s, -1);
+      if (!s->closed) report_error(s, (int)-got);
+      return;
+    }
+    s->run.sent += (uint32_t)got;
+    if ((uint32_t)got < want) {
+      /* JS queues the rest and waits for room, as it does for its own sends. */
+      run_end(s, -1);
+      return;
+    }
+  }
+  if (s->run.sent == s->run.end) run_end(s, -1);
+}
+
 static void drain(Sock* s) {
   for (int round = 0; round < RECV_ROUNDS && !s->closed; round++) {
     int n = recvmmsg(s->fd, s->rmsgs, RECV_BATCH, MSG_DONTWAIT, NULL);
@@ -199,12 +272,18 @@ static void drain(Sock* s) {
       if (len < 4) continue;
       napi_value argv[3];
       int op = (b[0] << 8) | b[1];
-      napi_create_int32(s->env, op, &argv[0]);
-      napi_create_int32(s->env, (b[2] << 8) | b[3], &argv[1]);
       if (op == 4) {
+        if (s->run.armed) {
+          run_ack(s, (uint16_t)((b[2] << 8) | b[3]));
+          continue;
+        }
+        napi_create_int32(s->env, op, &argv[0]);
+        napi_create_int32(s->env, (b[2] << 8) | b[3], &argv[1]);
         call_js(s, s->on_message, 2, argv);
       } else {
         void* copy;
+        napi_create_int32(s->env, op, &argv[0]);
+        napi_create_int32(s->env, (b[2] << 8) | b[3], &argv[1]);
         napi_create_buffer_copy(s->env, len, b, &copy, &argv[2]);
         call_js(s, s->on_message, 3, argv);
       }
@@ -342,34 +421,21 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value js_send(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
-  Sock* s = sock_args(env, info, 4, argv);
-  uint32_t first = 0, count = 0, len = 0;
-  if (!s) return NULL;
-  if (s->closed || napi_get_array_length(env, argv[1], &len) != napi_ok || napi_get_value_uint32(env, argv[2], &first) != napi_ok ||
-      napi_get_value_uint32(env, argv[3], &count) != napi_ok || first > len || count > len - first) {
-    napi_throw_type_error(env, "EINVAL", "send(handle, buffers, first, count)");
-    return NULL;
-  }
+/* Sends pkts[0..count) in order; returns how many the kernel took (fewer when the send buffer
+ * is full), or -errno. With GSO, a message is a run of adjacent packets of one size (the last of a
+ * run may be shorter: the file's last block). */
+static int64_t send_packets(Sock* s, const struct iovec* pkts, uint32_t count) {
   uint32_t done = 0;
   while (done < count) {
-    /* Build up to SEND_MAX messages from packets[first+done ..]; with GSO a message is a run of
-     * adjacent packets of one size (the last of a run may be shorter: the file's last block). */
     uint32_t m = 0, taken = 0;
     while (m < SEND_MAX && done + taken < count) {
-      napi_value el;
-      void* data;
-      size_t blen;
-      if (napi_get_element(env, argv[1], first + done + taken, &el) != napi_ok || napi_get_buffer_info(env, el, &data, &blen) != napi_ok) {
-        napi_throw_type_error(env, "EINVAL", "send: not a Buffer");
-        return NULL;
-      }
+      const struct iovec* pk = &pkts[done + taken];
       if (m > 0 && s->gso && s->sparts[m - 1] < GSO_MAX_SEGS) {
         struct iovec* prev = &s->siov[m - 1];
         size_t seg = s->sseg[m - 1];
         int prev_closed = prev->iov_len % seg != 0; /* a short last segment ends a run */
-        if (!prev_closed && (char*)prev->iov_base + prev->iov_len == (char*)data && blen <= seg && blen > 0 && prev->iov_len + blen <= GSO_MAX_BYTES) {
+        if (!prev_closed && (char*)prev->iov_base + prev->iov_len == (char*)pk->iov_base && pk->iov_len <= seg && pk->iov_len > 0 &&
+            prev->iov_len + pk->iov_len <= GSO_MAX_BYTES) {
           if (s->sparts[m - 1] == 1) {
             struct cmsghdr* c = (struct cmsghdr*)s->sctl[m - 1].buf;
             c->cmsg_level = SOL_UDP;
@@ -379,19 +445,18 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
             s->smsgs[m - 1].msg_hdr.msg_control = c;
             s->smsgs[m - 1].msg_hdr.msg_controllen = CMSG_SPACE(sizeof(uint16_t));
           }
-          prev->iov_len += blen;
+          prev->iov_len += pk->iov_len;
           s->sparts[m - 1]++;
           taken++;
           continue;
         }
       }
-      s->siov[m].iov_base = data;
-      s->siov[m].iov_len = blen;
+      s->siov[m] = *pk;
       memset(&s->smsgs[m].msg_hdr, 0, sizeof s->smsgs[m].msg_hdr);
       s->smsgs[m].msg_hdr.msg_iov = &s->siov[m];
       s->smsgs[m].msg_hdr.msg_iovlen = 1;
       s->sparts[m] = 1;
-      s->sseg[m] = blen;
+      s->sseg[m] = pk->iov_len;
       m++;
       taken++;
     }
@@ -410,14 +475,108 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
           continue;
         }
       }
-      throw_errno(env, errno, "sendmmsg");
-      return NULL;
+      return -errno;
     }
     for (int i = 0; i < r; i++) done += s->sparts[i];
     if ((uint32_t)r < m) break;
   }
+  return done;
+}
+
+/* Reads Buffers list[first..first+count) into iovecs; 0 (with a JS exception) when one is not a Buffer. */
+static int buffer_iovecs(napi_env env, napi_value list, uint32_t first, uint32_t count, struct iovec* out) {
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value el;
+    void* data;
+    size_t blen;
+    if (napi_get_element(env, list, first + i, &el) != napi_ok || napi_get_buffer_info(env, el, &data, &blen) != napi_ok) {
+      napi_throw_type_error(env, "EINVAL", "not a Buffer");
+      return 0;
+    }
+    out[i].iov_base = data;
+    out[i].iov_len = blen;
+  }
+  return 1;
+}
+
+static napi_value js_send(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  Sock* s = sock_args(env, info, 4, argv);
+  uint32_t first = 0, count = 0, len = 0;
+  if (!s) return NULL;
+  if (s->closed || napi_get_array_length(env, argv[1], &len) != napi_ok || napi_get_value_uint32(env, argv[2], &first) != napi_ok ||
+      napi_get_value_uint32(env, argv[3], &count) != napi_ok || first > len || count > len - first) {
+    napi_throw_type_error(env, "EINVAL", "send(handle, buffers, first, count)");
+    return NULL;
+  }
+  struct iovec pkts[SEND_MAX];
+  uint32_t done = 0;
+  while (done < count) {
+    uint32_t n = count - done < SEND_MAX ? count - done : SEND_MAX;
+    if (!buffer_iovecs(env, argv[1], first + done, n, pkts)) return NULL;
+    int64_t r = send_packets(s, pkts, n);
+    if (r < 0) {
+      throw_errno(env, (int)-r, "sendmmsg");
+      return NULL;
+    }
+    done += (uint32_t)r;
+    if ((uint32_t)r < n) break;
+  }
   napi_value out;
   napi_create_uint32(env, done, &out);
+  return out;
+}
+
+/* arm(handle, packets, count, baseWire, window): the next `count` blocks after the outstanding
+ * window, loaded and with headers written, for the addon to send as ACKs come in. baseWire is the
+ * wire number of the last ACKed block; the window is full when arming. JS must not touch the
+ * packets' memory until the run ends (onMessage(0, …)) or disarm() returns. */
+static napi_value js_arm(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  Sock* s = sock_args(env, info, 5, argv);
+  uint32_t count = 0, base = 0, window = 0, len = 0;
+  if (!s) return NULL;
+  if (s->closed || !s->started || s->run.armed || napi_get_array_length(env, argv[1], &len) != napi_ok ||
+      napi_get_value_uint32(env, argv[2], &count) != napi_ok || napi_get_value_uint32(env, argv[3], &base) != napi_ok ||
+      napi_get_value_uint32(env, argv[4], &window) != napi_ok || count == 0 || count > len || count > RUN_MAX || base > 0xffff ||
+      window == 0 || window > 0xffff) {
+    napi_throw_type_error(env, "EINVAL", "arm(handle, packets, count, baseWire, window)");
+    return NULL;
+  }
+  if (!buffer_iovecs(env, argv[1], 0, count, s->run.pkts)) return NULL;
+  napi_create_reference(env, argv[1], 1, &s->run.keep);
+  s->run.base = (uint16_t)base;
+  s->run.outstanding = s->run.sent = window;
+  s->run.acked = 0;
+  s->run.end = window + count;
+  s->run.window = window;
+  s->run.armed = 1;
+  return NULL;
+}
+
+/* Takes the run back: [packets of it sent, blocks ACKed past the base], or undefined when none is armed. */
+static napi_value js_disarm(napi_env env, napi_callback_info info) {
+  napi_value argv[1], out = NULL;
+  Sock* s = sock_args(env, info, 1, argv);
+  if (!s || !s->run.armed) return NULL;
+  uint32_t sent = s->run.sent - s->run.outstanding, acked = s->run.acked;
+  run_clear(s);
+  napi_value a, b;
+  napi_create_array_with_length(env, 2, &out);
+  napi_create_uint32(env, sent, &a);
+  napi_create_uint32(env, acked, &b);
+  napi_set_element(env, out, 0, a);
+  napi_set_element(env, out, 1, b);
+  return out;
+}
+
+/* Blocks ACKed past the base of the armed run, -1 when none is: the transfer's timer asks it
+ * whether the run is still moving. */
+static napi_value js_run_acked(napi_env env, napi_callback_info info) {
+  napi_value argv[1], out;
+  Sock* s = sock_args(env, info, 1, argv);
+  if (!s) return NULL;
+  napi_create_int64(env, s->run.armed ? (int64_t)s->run.acked : -1, &out);
   return out;
 }
 
@@ -478,6 +637,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"connect", NULL, js_connect, NULL, NULL, NULL, napi_enumerable, NULL},
       {"start", NULL, js_start, NULL, NULL, NULL, napi_enumerable, NULL},
       {"send", NULL, js_send, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"arm", NULL, js_arm, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"disarm", NULL, js_disarm, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"runAcked", NULL, js_run_acked, NULL, NULL, NULL, napi_enumerable, NULL},
       {"waitWritable", NULL, js_wait_writable, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"readCached", NULL, js_read_cached, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -24,6 +24,13 @@ export interface PacketSource {
    * when the block is loaded, else a promise.
    */
   packet(n: number): Buffer | Promise<Buffer>;
+  /**
+   * Optional: the packets of blocks `from`, `from`+1, … that are loaded now, up to `max` and the
+   * end of their buffer, headers written, into `out`; how many. Nothing is started or waited for:
+   * a transfer hands these to the socket to send on its own (`TransferSocket.arm`). Any of them
+   * may still be asked for again with `packet`.
+   */
+  ready?(from: number, out: Buffer[], max: number): number;
   /** Blocks up to `n` are ACKed and none of their packets is still queued for sending. */
   release(n: number): void;
   close(): Promise<void>;
@@ -146,6 +153,20 @@ export class FilePackets implements PacketSource {
       if (ch.error !== undefined) throw ch.error;
       return this.view(ch, n);
     });
+  }
+
+  ready(from: number, out: Buffer[], max: number): number {
+    const c = Math.floor((from - 1) / this.perChunk);
+    const ch = this.chunks[c % this.chunks.length]!;
+    if (!this.started || ch.index !== c || ch.loading || ch.error !== undefined) return 0;
+    const last = Math.min((c + 1) * this.perChunk, from + max - 1);
+    let k = 0;
+    for (let n = from; n <= last; n++) {
+      const p = this.view(ch, n);
+      out[k++] = p;
+      if (p.length - 4 < this.blk) break; // the file's last block
+    }
+    return k;
   }
 
   release(n: number): void {

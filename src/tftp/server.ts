@@ -122,6 +122,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     bytesSent: 0,
     dupAcks: 0,
     sendStalls: 0,
+    relayed: 0,
   };
   /** Keyed by client address:port; includes requests still being resolved. */
   const active = new Map<string, Slot>();

@@ -21,6 +21,10 @@ export interface TransferSocketEvents {
   /** The kernel's send buffer was full: part of a burst waits (net.core.wmem_max too small, or a
    * slow link's queue). Counted, because an admin can act on it. */
   stalled(): void;
+  /** An armed run ended on its own (see `TransferSocket.arm`): `sent` of its packets went out,
+   * `acked` blocks past its base were ACKed; `ack` is the wire block of an ACK that ended it and
+   * is still to be handled, or -1. */
+  runEnded(sent: number, acked: number, ack: number): void;
 }
 
 export interface TransferSocket {
@@ -29,6 +33,17 @@ export interface TransferSocket {
   send(packets: readonly Buffer[], count: number): void;
   /** Datagrams accepted but not yet handed to the kernel: their memory must not be reused yet. */
   readonly queued: number;
+  /**
+   * Batched only. With the window full, hands over the next `count` packets (loaded, headers
+   * written): each ACK of the last block sent sends the next window without calling JS,
+   * until the run is used up or anything unusual happens (`runEnded`). `baseWire` is the wire
+   * number of the last ACKed block. The packets' memory is the socket's until the run ends.
+   */
+  arm?(packets: readonly Buffer[], count: number, baseWire: number, window: number): void;
+  /** Takes an armed run back: [packets of it sent, blocks ACKed past its base]; undefined when none is armed. */
+  disarm?(): [number, number] | undefined;
+  /** Blocks ACKed past the armed run's base, or -1: how a timer tells a moving run from a stuck one. */
+  runAcked?(): number;
   /** Sends one last datagram (an ERROR) as well as the socket can, then closes. */
   closeWith(last: Buffer | undefined): Promise<void>;
 }
@@ -70,7 +85,7 @@ class BatchedSocket implements TransferSocket {
       addon.connect(this.h, o.client.address, o.client.port);
       addon.start(
         this.h,
-        (op, n, msg) => (op === 4 ? o.events.ack(n) : o.events.other(op, msg!)),
+        (op, n, extra, ack) => (op === 4 ? o.events.ack(n) : op === 0 ? o.events.runEnded(n, extra as number, ack!) : o.events.other(op, extra as Buffer)),
         (code) => o.events.error(code),
         () => this.flush(),
       );
@@ -96,6 +111,18 @@ class BatchedSocket implements TransferSocket {
       this.o.events.stalled();
       this.wait();
     }
+  }
+
+  arm(packets: readonly Buffer[], count: number, baseWire: number, window: number): void {
+    if (!this.closed) this.addon.arm(this.h, packets, count, baseWire, window);
+  }
+
+  disarm(): [number, number] | undefined {
+    return this.closed ? undefined : this.addon.disarm(this.h);
+  }
+
+  runAcked(): number {
+    return this.closed ? -1 : this.addon.runAcked(this.h);
   }
 
   async closeWith(last: Buffer | undefined): Promise<void> {

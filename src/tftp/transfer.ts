@@ -36,6 +36,8 @@ export interface TransferCounters {
   dupAcks: number;
   /** Bursts the kernel's send buffer could not take whole. */
   sendStalls: number;
+  /** DATA the socket sent on its own on in-order ACKs (an armed run), without a call into JS. */
+  relayed: number;
 }
 
 export interface TransferOptions {
@@ -62,6 +64,8 @@ export interface TransferOptions {
 
 const DEFAULT_MIN_RTO_MS = 25;
 const OACK_MIN_RTO_MS = 500;
+/** Packets handed to the socket per run: a whole file chunk (packets.ts reads at most 1024 blocks). */
+const RUN_MAX = 1024;
 
 export class ReadTransfer {
   readonly done: Promise<TransferResult>;
@@ -99,6 +103,17 @@ export class ReadTransfer {
   private srtt: number | undefined;
   private rttvar = 0;
   private backoff = 0;
+  /**
+   * The armed run: packets of blocks runFrom+1 … that the socket sends on its own as in-order
+   * ACKs come in (lockstep paid a call into JS per block, most of its cost). JS does not send,
+   * and `acked`/`sent` stand still, until the run is taken back.
+   */
+  private readonly run: Buffer[] = [];
+  private runArmed = false;
+  private runBase = 0;
+  private runFrom = 0;
+  /** The run's ACK count when the timer last looked. */
+  private runSeen = 0;
   private timer: NodeJS.Timeout | undefined;
   private releaseTimer: NodeJS.Timeout | undefined;
   private timerDueAt = 0;
@@ -147,6 +162,9 @@ export class ReadTransfer {
         other: (op, msg) => this.onOther(op, msg),
         error: (code) => this.onSocketError(code),
         stalled: () => this.o.counters.sendStalls++,
+        runEnded: (sent, acked, ack) => {
+          if (!this.finished) this.onRunEnded(sent, acked, ack);
+        },
       },
     });
     if (this.finished) {
@@ -249,7 +267,9 @@ export class ReadTransfer {
       return;
     }
     const slot = abs % this.w;
-    if (!this.resent[slot]) this.sampleRtt(now - this.sentAt[slot]!);
+    // A block the socket sent by itself has no send time here (NaN): no sample.
+    const at = this.sentAt[slot]!;
+    if (!this.resent[slot] && !Number.isNaN(at)) this.sampleRtt(now - at);
     this.ackedWasResent = this.resent[slot] === 1;
     this.acked = abs;
     this.ackedBytes = this.cumBytes[slot]!;
@@ -292,9 +312,12 @@ export class ReadTransfer {
   /** Sends what the window allows, in one loop; the clock is read and the timer looked at once
    * per burst, not per block. */
   private fill(now = performance.now()): void {
-    if (this.filling || this.finished || this.oackPacket) return;
+    if (this.filling || this.finished || this.oackPacket || this.runArmed) return;
     const end = Math.min(this.acked + this.w, this.lastBlock ?? Infinity);
-    if (this.sent >= end) return;
+    if (this.sent >= end) {
+      this.armRun();
+      return;
+    }
     const before = this.sent;
     while (this.sent < end && this.lastBlock === undefined) {
       const n = this.sent + 1;
@@ -326,9 +349,70 @@ export class ReadTransfer {
     if (this.sent === before) return;
     this.lastSendAt = now;
     this.armTimer();
+    this.armRun();
+  }
+
+  /** With the window full, hands the loaded packets after it to the socket (see `run`). */
+  private armRun(): void {
+    const socket = this.socket;
+    const source = this.o.source;
+    if (!socket?.arm || !source.ready || this.runArmed || this.filling || this.finished || this.oackPacket || this.lastBlock !== undefined) return;
+    if (this.sent !== this.acked + this.w || socket.queued > 0) return;
+    const count = source.ready(this.sent + 1, this.run, RUN_MAX);
+    if (count === 0) return;
+    socket.arm(this.run, count, this.acked & 0xffff, this.w);
+    this.runArmed = true;
+    this.runBase = this.acked;
+    this.runFrom = this.sent;
+    this.runSeen = 0;
+  }
+
+  /** The socket ended the run itself: used up, out of send buffer, or an ACK it leaves to us. */
+  private onRunEnded(sent: number, acked: number, ack: number): void {
+    const now = performance.now();
+    const moved = this.absorbRun(sent, acked, now);
+    if (ack >= 0) {
+      this.onAck(ack);
+      return;
+    }
+    if (!moved) {
+      this.fill(now);
+      return;
+    }
+    if (this.lastBlock !== undefined && this.acked >= this.lastBlock) {
+      void this.finish('ok');
+      return;
+    }
+    this.releaseAcked();
+    this.fill(now);
+  }
+
+  /** Takes over what the run did: its sent packets become the outstanding window, its ACKs ours.
+   * True when the window moved. */
+  private absorbRun(sent: number, acked: number, now: number): boolean {
+    this.runArmed = false;
+    for (let i = 0; i < sent; i++) this.record(this.runFrom + 1 + i, this.run[i]!, Number.NaN);
+    this.o.counters.relayed += sent;
+    // When the socket's last send was is not known here; now is the safe side for the timer.
+    if (sent > 0) this.lastSendAt = now;
+    const abs = this.runBase + acked;
+    if (abs <= this.acked) return false;
+    this.acked = abs;
+    // The run may have sent a whole window past `abs`, reusing its ring slot; every block before
+    // the last is full.
+    this.ackedBytes = Math.min(abs * this.blk, this.totalBytes);
+    this.ackedWasResent = false;
+    this.progress(now);
+    return true;
   }
 
   private emit(n: number, p: Buffer, now: number): void {
+    this.record(n, p, now);
+    this.queue(p);
+  }
+
+  /** Bookkeeping of block `n` going out: the window's ring, the last block, the counters. */
+  private record(n: number, p: Buffer, now: number): void {
     const len = p.length - 4;
     if (len < this.blk) this.lastBlock = n;
     this.totalBytes += len;
@@ -338,7 +422,6 @@ export class ReadTransfer {
     this.sentAt[slot] = now;
     this.cumBytes[slot] = this.totalBytes;
     this.sent = n;
-    this.queue(p);
     this.o.counters.dataSent++;
     this.o.counters.bytesSent += len;
   }
@@ -378,11 +461,26 @@ export class ReadTransfer {
     this.timer = undefined;
     if (this.finished) return;
     const now = performance.now();
+    if (this.runArmed) {
+      const moved = this.socket!.runAcked!();
+      if (moved !== this.runSeen) {
+        // The run is moving: that is progress, however long ago we last sent anything ourselves.
+        this.runSeen = moved;
+        this.progress(now);
+        this.armTimer();
+        return;
+      }
+    }
     const due = this.lastSendAt + this.rto();
     if (now < due) {
       this.timerDueAt = due;
       this.timer = setTimeout(() => this.onTimer(), Math.max(1, due - now));
       return;
+    }
+    if (this.runArmed) {
+      // The run is stuck: a lost block or ACK. Take it back and recover as for our own sends.
+      const taken = this.socket!.disarm!();
+      this.absorbRun(taken?.[0] ?? 0, taken?.[1] ?? 0, this.lastSendAt);
     }
     if (now - this.lastProgressAt >= this.giveUpMs) {
       void this.finish('timeout', `no ACK for ${Math.round(now - this.lastProgressAt)} ms`, 'transfer timed out');
@@ -415,6 +513,11 @@ export class ReadTransfer {
 
   private async finish(outcome: TransferOutcome, reason?: string, errorToClient?: string): Promise<void> {
     if (this.finished) return;
+    if (this.runArmed) {
+      // The bytes the result reports include what the run got ACKed.
+      const taken = this.socket?.disarm?.();
+      this.absorbRun(taken?.[0] ?? 0, taken?.[1] ?? 0, performance.now());
+    }
     this.finished = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
@@ -424,6 +527,7 @@ export class ReadTransfer {
     await this.socket?.closeWith(errorToClient ? encodeError(ERR.NOT_DEFINED, errorToClient) : undefined);
     this.ring.fill(undefined);
     this.burst.length = 0;
+    this.run.length = 0;
     await this.o.source.close().catch((err: unknown) => this.o.log.warn({ err }, 'tftp: closing a source failed'));
     this.resolveDone({
       outcome,
