@@ -23,6 +23,10 @@ export interface FakeClientOptions {
    * delayed DATA), then process everything queued in order: the classic trigger of the Sorcerer's
    * Apprentice, since the server's timer resends the block meanwhile and both copies get ACKed. */
   stall?: { block: number; ms: number };
+  /** After the ACK of block `after`, also send an ACK for block `ack` (a repeat, or a stale number). */
+  extraAcks?: { after: number; ack: number }[];
+  /** On the first arrival of this block, answer with ERROR 0 instead of an ACK and stop. */
+  errorAt?: number;
   /** Re-send the last ACK after this much silence (client-side timeout). */
   reAckMs?: number;
   /** Stop after the OACK with ERROR 8 (EDK2's "ask the size first"). */
@@ -152,6 +156,10 @@ export async function fakeGet(o: FakeClientOptions): Promise<FakeClientResult> {
         }
         return;
       }
+      if (abs === o.errorAt) {
+        sock.send(encodeError(0, 'stop here'), rinfo.port, host);
+        return done({ ok: false, reason: 'errorAt' });
+      }
       chunks.push(Buffer.from(pk.data));
       expected++;
       inWindow++;
@@ -162,6 +170,7 @@ export async function fakeGet(o: FakeClientOptions): Promise<FakeClientResult> {
         sendAck(abs);
         armReAck();
       }
+      for (const x of o.extraAcks ?? []) if (x.after === abs && serverPort !== undefined) sock.send(encodeAck(x.ack), serverPort, host);
       if (last) done({ ok: true });
     };
     sock.on('message', onMessage);
