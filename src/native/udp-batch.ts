@@ -14,11 +14,13 @@ export interface UdpBatchAddon {
   send(h: unknown, packets: readonly Buffer[], first: number, count: number): number;
   waitWritable(h: unknown): void;
   /** The next `count` packets after a full window, sent by the addon as in-order ACKs arrive. */
-  arm(h: unknown, packets: readonly Buffer[], count: number, baseWire: number, window: number): void;
+  arm(h: unknown, packets: readonly Buffer[], count: number, baseWire: number, window: number): boolean;
   /** Takes an armed run back: [packets of it sent, blocks ACKed past its base]. */
   disarm(h: unknown): [number, number] | undefined;
   /** Blocks ACKed past the armed run's base; -1 when none is armed. */
   runAcked(h: unknown): number;
+  /** Mean round trip (ms) of the ACKs runs answered since the last call; -1 when none. */
+  runRtt(h: unknown): number;
   close(h: unknown): void;
   /** preadv2(RWF_NOWAIT): bytes read, or -1 when the data is not in the page cache. */
   readCached(fd: number, buffers: readonly Buffer[], first: number, count: number, position: number): number;

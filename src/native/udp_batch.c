@@ -15,9 +15,10 @@
  *   start(handle, onMessage(op, n, buf?), onError(code), onWritable())
  *   send(handle, buffers, first, count) -> datagrams taken (fewer when the send buffer is full)
  *   waitWritable(handle)                              onWritable fires once when room appears
- *   arm(handle, packets, count, baseWire, window)     the addon sends these on in-order ACKs
+ *   arm(handle, packets, count, baseWire, window) -> false when it cannot take a run yet
  *   disarm(handle) -> [sent, acked] | undefined       takes an armed run back
  *   runAcked(handle) -> blocks ACKed in the run, or -1
+ *   runRtt(handle) -> mean round trip (ms) of the ACKs runs answered since the last call, or -1
  *   close(handle)
  *   readCached(fd, buffers, first, count, position) -> bytes, or -1 when none is in the page cache
  * onMessage gets an ACK as (4, block) without allocating; anything else as (opcode, code, copy);
@@ -36,6 +37,8 @@
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <node_api.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -55,11 +58,22 @@
 /* Packets one armed run may hold: a file chunk's worth (src/tftp/packets.ts reads at most 1024
  * blocks per chunk). */
 #define RUN_MAX 1024
+/* Runs at least this long get a thread of their own (see relay_main); shorter ones (a boot
+ * loader, a config) are relayed from the loop. */
+#define THREAD_MIN_RUN 128
+
+/* A datagram the relay thread read that JS must see (or, with len 0, a socket error). */
+typedef struct Pending {
+  struct Pending* next;
+  int err;
+  unsigned int len;
+  unsigned char data[];
+} Pending;
 
 typedef struct {
   int fd;
   int family;
-  int refs; /* the JS handle and the uv_poll_t; freed when both are gone */
+  int refs; /* the JS handle, the uv_poll_t and the uv_async_t; freed when all are gone */
   int closed;
   int started;
   int events;
@@ -68,6 +82,23 @@ typedef struct {
    * refused it once. */
   int gso;
   uv_poll_t poll;
+  /* The relay thread. `mu` guards the run, `closed`, `ended`, the pending list and `thread_done`
+   * while a thread exists; everything else is the loop thread's. */
+  uv_async_t async;
+  pthread_mutex_t mu;
+  pthread_t thread;
+  int thread_on;     /* created and not yet joined */
+  int thread_done;   /* it has returned; the async callback joins it */
+  int thread_wanted; /* armed inside a callback: started when the callback returns */
+  int busy;          /* inside on_poll or on_async */
+  int want_writable;
+  /* A run the thread ended: `on` until JS hears of it (on_async, or disarm, which leaves
+   * `taken` so that the ACK and error still reach JS). */
+  struct {
+    int on, taken, ack, err;
+    uint32_t sent, acked;
+  } ended;
+  Pending *pend, *pend_tail;
   napi_env env;
   napi_ref on_message;
   napi_ref on_error;
@@ -92,6 +123,9 @@ typedef struct {
     int armed;
     uint16_t base;
     uint32_t outstanding, acked, sent, end, window, acks;
+    /* Round trips of routine ACKs (from the send of the window's last packet), for JS's timer. */
+    uint64_t last_send_ns, rtt_sum_ns;
+    uint32_t rtt_n;
     napi_ref keep; /* the JS array holding the packets' memory */
     struct iovec pkts[RUN_MAX];
   } run;
@@ -158,11 +192,40 @@ static void on_poll_closed(uv_handle_t* h) {
   release(s);
 }
 
+static void on_async_closed(uv_handle_t* h) {
+  Sock* s = (Sock*)h->data;
+  pthread_mutex_destroy(&s->mu);
+  release(s);
+}
+
+static void free_pending(Pending* p) {
+  while (p) {
+    Pending* next = p->next;
+    free(p);
+    p = next;
+  }
+}
+
+/* Waits for the relay thread to return: it is blocked in recvmmsg, which shutdown() ends. Only
+ * when closing, so the socket is not needed afterwards. */
+static void stop_thread(Sock* s) {
+  if (!s->thread_on) return;
+  shutdown(s->fd, SHUT_RDWR);
+  pthread_join(s->thread, NULL);
+  s->thread_on = 0;
+}
+
 /* Stops everything; safe to call twice. Callbacks are dropped here so a closed socket never calls
  * into JS again and JS can collect what they closed over. */
 static void shut(napi_env env, Sock* s) {
   if (s->closed) return;
+  pthread_mutex_lock(&s->mu);
   s->closed = 1;
+  s->run.armed = 0;
+  pthread_mutex_unlock(&s->mu);
+  stop_thread(s);
+  free_pending(s->pend);
+  s->pend = s->pend_tail = NULL;
   uv_poll_stop(&s->poll);
   if (s->on_message) napi_delete_reference(env, s->on_message);
   if (s->on_error) napi_delete_reference(env, s->on_error);
@@ -171,8 +234,19 @@ static void shut(napi_env env, Sock* s) {
   if (s->resource) napi_delete_reference(env, s->resource);
   if (s->run.keep) napi_delete_reference(env, s->run.keep);
   s->on_message = s->on_error = s->on_writable = s->resource = s->run.keep = NULL;
-  s->run.armed = 0;
   uv_close((uv_handle_t*)&s->poll, on_poll_closed);
+  uv_close((uv_handle_t*)&s->async, on_async_closed);
+}
+
+static void on_poll(uv_poll_t* h, int status, int events);
+
+/* What the poll watches: nothing readable while the relay thread owns the socket's reads. */
+static void poll_update(Sock* s) {
+  if (s->closed || !s->started) return;
+  int ev = (s->thread_on ? 0 : UV_READABLE) | (s->want_writable ? UV_WRITABLE : 0);
+  s->events = ev;
+  if (ev) uv_poll_start(&s->poll, ev, on_poll);
+  else uv_poll_stop(&s->poll);
 }
 
 static void finalize(napi_env env, void* data, void* hint) {
@@ -226,35 +300,213 @@ static void run_end(Sock* s, int ack) {
 }
 
 /* An ACK while a run is armed. The ACK of the window's last block sends the next window of the
- * run here, with no call into JS: that call, per block, was most of lockstep's cost. Anything else
- * (a gap, a repeat, a stale block number), a full send buffer, an error or the run's end hands the
- * transfer back to JS. */
-static void run_ack(Sock* s, uint16_t block) {
+ * run, with no call into JS: that call, per block, was most of lockstep's cost. Anything else (a
+ * gap, a repeat, a stale block number), a full send buffer, an error or the run's end ends the
+ * run: returns 1, with the ACK JS must still see (or -1) and an errno (or 0). No JS here: the
+ * relay thread runs this too. */
+static uint64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static int run_step(Sock* s, uint16_t block, int* ack, int* err) {
+  *ack = -1;
+  *err = 0;
   uint32_t r = (uint16_t)(block - s->run.base);
   /* Only the ACK of the last block sent is routine: one short of it means the client saw a gap
    * (RFC 7440: go back to it), which is JS's to handle, as are repeats and stale numbers. */
   if (r != s->run.sent || r <= s->run.acked) {
-    run_end(s, block);
-    return;
+    *ack = block;
+    return 1;
   }
   s->run.acked = r;
+  uint64_t now = now_ns();
+  if (s->run.last_send_ns) {
+    s->run.rtt_sum_ns += now - s->run.last_send_ns;
+    s->run.rtt_n++;
+  }
+  s->run.last_send_ns = 0;
   uint32_t target = r + s->run.window < s->run.end ? r + s->run.window : s->run.end;
   if (target > s->run.sent) {
     uint32_t want = target - s->run.sent;
     int64_t got = send_packets(s, &s->run.pkts[s->run.sent - s->run.outstanding], want);
     if (got < 0) {
-      run_end(s, -1);
-      if (!s->closed) report_error(s, (int)-got);
-      return;
+      *err = (int)-got;
+      return 1;
     }
     s->run.sent += (uint32_t)got;
-    if ((uint32_t)got < want) {
-      /* JS queues the rest and waits for room, as it does for its own sends. */
-      run_end(s, -1);
+    s->run.last_send_ns = now;
+    /* A full send buffer: JS queues the rest and waits for room, as it does for its own sends. */
+    if ((uint32_t)got < want) return 1;
+  }
+  return s->run.sent == s->run.end;
+}
+
+/* run_step from the loop thread: an ended run goes straight to JS. */
+static void run_ack(Sock* s, uint16_t block) {
+  int ack, err;
+  if (!run_step(s, block, &ack, &err)) return;
+  run_end(s, ack);
+  if (err && !s->closed) report_error(s, err);
+}
+
+/* One datagram from the client, on the loop thread. */
+static void deliver(Sock* s, const unsigned char* b, unsigned int len) {
+  if (len < 4) return;
+  napi_value argv[3];
+  int op = (b[0] << 8) | b[1];
+  if (op == 4) {
+    if (s->run.armed) {
+      run_ack(s, (uint16_t)((b[2] << 8) | b[3]));
       return;
     }
+    napi_create_int32(s->env, op, &argv[0]);
+    napi_create_int32(s->env, (b[2] << 8) | b[3], &argv[1]);
+    call_js(s, s->on_message, 2, argv);
+  } else {
+    void* copy;
+    napi_create_int32(s->env, op, &argv[0]);
+    napi_create_int32(s->env, (b[2] << 8) | b[3], &argv[1]);
+    napi_create_buffer_copy(s->env, len, b, &copy, &argv[2]);
+    call_js(s, s->on_message, 3, argv);
   }
-  if (s->run.sent == s->run.end) run_end(s, -1);
+}
+
+/* Relay thread, under mu: a datagram (or an error) for JS, in arrival order. */
+static void pend_push(Sock* s, const unsigned char* b, unsigned int len, int err) {
+  Pending* p = (Pending*)malloc(sizeof(Pending) + len);
+  if (!p) return; /* the client's retransmission covers a datagram lost here */
+  p->next = NULL;
+  p->err = err;
+  p->len = len;
+  if (len) memcpy(p->data, b, len);
+  if (s->pend_tail) s->pend_tail->next = p;
+  else s->pend = p;
+  s->pend_tail = p;
+}
+
+/* Relay thread, under mu: the run ends; the loop thread tells JS once this thread has returned. */
+static void thread_end_run(Sock* s, int ack, int err) {
+  s->ended.on = 1;
+  s->ended.sent = s->run.sent - s->run.outstanding;
+  s->ended.acked = s->run.acked;
+  s->ended.ack = ack;
+  s->ended.err = err;
+  s->run.armed = 0;
+}
+
+/*
+ * A long run's own thread: blocked in recvmmsg on the transfer's socket, it answers each routine
+ * ACK with the next window, as a forked tftpd would, without waking Node's loop (an epoll round,
+ * the loop's phases and a handle scope per block were what was left of lockstep's cost). The
+ * first datagram that is not a routine ACK ends the run; it, and whatever else was read, goes to
+ * the loop thread in order once this thread has returned. Meanwhile the loop does not read the
+ * socket; JS may disarm at any time (the run's state is under mu) and may send.
+ */
+static void* relay_main(void* arg) {
+  Sock* s = (Sock*)arg;
+  pthread_mutex_lock(&s->mu);
+  while (s->run.armed && !s->closed) {
+    pthread_mutex_unlock(&s->mu);
+    int n = recvmmsg(s->fd, s->rmsgs, RECV_BATCH, MSG_WAITFORONE, NULL);
+    int e = errno;
+    pthread_mutex_lock(&s->mu);
+    if (s->closed || n == 0) break; /* 0: shutdown() by close */
+    if (n < 0) {
+      if (e == EINTR || e == EAGAIN || e == EWOULDBLOCK) continue;
+      if (s->run.armed) thread_end_run(s, -1, e);
+      else pend_push(s, NULL, 0, e);
+      break;
+    }
+    for (int i = 0; i < n; i++) {
+      const unsigned char* b = s->rbuf[i];
+      unsigned int len = s->rmsgs[i].msg_len;
+      int ack, err;
+      if (s->run.armed && len >= 4 && b[0] == 0 && b[1] == 4) {
+        if (run_step(s, (uint16_t)((b[2] << 8) | b[3]), &ack, &err)) thread_end_run(s, ack, err);
+      } else if (len >= 4) {
+        pend_push(s, b, len, 0);
+      }
+    }
+  }
+  s->thread_done = 1;
+  pthread_mutex_unlock(&s->mu);
+  uv_async_send(&s->async);
+  return NULL;
+}
+
+static void start_thread(Sock* s) {
+  s->thread_wanted = 0;
+  if (s->closed || !s->run.armed || s->thread_on) return;
+  /* The thread looks at `armed` and `closed` at least this often, whatever the client does:
+   * shutdown() on close wakes it anyway, this is the bound if it did not. The loop's own reads
+   * never block, so they do not see it. */
+  struct timeval tick = {0, 100 * 1000};
+  setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &tick, sizeof tick);
+  /* libuv made the socket non-blocking; the thread's recvmmsg must block. Every other call on it
+   * passes MSG_DONTWAIT, so the loop never waits on it. */
+  int fl = fcntl(s->fd, F_GETFL);
+  if (fl >= 0 && (fl & O_NONBLOCK)) fcntl(s->fd, F_SETFL, fl & ~O_NONBLOCK);
+  sigset_t all, old;
+  sigfillset(&all);
+  /* Process signals stay with Node's threads. */
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 256 * 1024);
+  s->thread_done = 0;
+  int rc = pthread_create(&s->thread, &attr, relay_main, s);
+  pthread_attr_destroy(&attr);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  /* Without a thread the loop relays this run itself. */
+  if (rc == 0) s->thread_on = 1;
+  poll_update(s);
+}
+
+/* The relay thread returned: join it, tell JS where the run ended, hand over what it read. */
+static void on_async(uv_async_t* h) {
+  Sock* s = (Sock*)h->data;
+  if (s->closed || !s->thread_on) return;
+  pthread_mutex_lock(&s->mu);
+  int done = s->thread_done;
+  pthread_mutex_unlock(&s->mu);
+  if (!done) return;
+  pthread_join(s->thread, NULL);
+  s->thread_on = 0;
+  Pending* p = s->pend;
+  s->pend = s->pend_tail = NULL;
+  s->busy = 1;
+  napi_handle_scope scope;
+  napi_open_handle_scope(s->env, &scope);
+  if (s->ended.on) {
+    s->ended.on = 0;
+    run_clear(s);
+    napi_value argv[4];
+    napi_create_int32(s->env, 0, &argv[0]);
+    napi_create_uint32(s->env, s->ended.sent, &argv[1]);
+    napi_create_uint32(s->env, s->ended.acked, &argv[2]);
+    napi_create_int32(s->env, s->ended.ack, &argv[3]);
+    call_js(s, s->on_message, 4, argv);
+    if (s->ended.err && !s->closed) report_error(s, s->ended.err);
+  } else if (s->ended.taken) {
+    /* JS took the run back with disarm() first: the ACK that ended it is an ordinary one now. */
+    s->ended.taken = 0;
+    if (s->ended.ack >= 0) {
+      unsigned char ack[4] = {0, 4, (unsigned char)(s->ended.ack >> 8), (unsigned char)s->ended.ack};
+      deliver(s, ack, 4);
+    }
+    if (s->ended.err && !s->closed) report_error(s, s->ended.err);
+  }
+  for (Pending* q = p; q && !s->closed; q = q->next) {
+    if (q->len) deliver(s, q->data, q->len);
+    else report_error(s, q->err);
+  }
+  free_pending(p);
+  napi_close_handle_scope(s->env, scope);
+  s->busy = 0;
+  if (s->thread_wanted) start_thread(s);
+  poll_update(s);
 }
 
 static void drain(Sock* s) {
@@ -266,28 +518,8 @@ static void drain(Sock* s) {
       if (errno != EAGAIN && errno != EWOULDBLOCK) report_error(s, errno);
       return;
     }
-    for (int i = 0; i < n && !s->closed; i++) {
-      unsigned int len = s->rmsgs[i].msg_len;
-      const unsigned char* b = s->rbuf[i];
-      if (len < 4) continue;
-      napi_value argv[3];
-      int op = (b[0] << 8) | b[1];
-      if (op == 4) {
-        if (s->run.armed) {
-          run_ack(s, (uint16_t)((b[2] << 8) | b[3]));
-          continue;
-        }
-        napi_create_int32(s->env, op, &argv[0]);
-        napi_create_int32(s->env, (b[2] << 8) | b[3], &argv[1]);
-        call_js(s, s->on_message, 2, argv);
-      } else {
-        void* copy;
-        napi_create_int32(s->env, op, &argv[0]);
-        napi_create_int32(s->env, (b[2] << 8) | b[3], &argv[1]);
-        napi_create_buffer_copy(s->env, len, b, &copy, &argv[2]);
-        call_js(s, s->on_message, 3, argv);
-      }
-    }
+    for (int i = 0; i < n && !s->closed; i++) deliver(s, s->rbuf[i], s->rmsgs[i].msg_len);
+    /* A run armed meanwhile gets its thread when this callback returns: until then, reads are ours. */
     if (n < RECV_BATCH) return;
   }
 }
@@ -295,6 +527,7 @@ static void drain(Sock* s) {
 static void on_poll(uv_poll_t* h, int status, int events) {
   Sock* s = (Sock*)h->data;
   if (s->closed) return;
+  s->busy = 1;
   napi_handle_scope scope;
   napi_open_handle_scope(s->env, &scope);
   if (status < 0) {
@@ -304,16 +537,18 @@ static void on_poll(uv_poll_t* h, int status, int events) {
     socklen_t len = sizeof err;
     getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err) report_error(s, err);
-    if (!s->closed) uv_poll_start(&s->poll, s->events, on_poll);
   } else {
-    if (events & UV_READABLE) drain(s);
+    if ((events & UV_READABLE) && !s->thread_on) drain(s);
     if (!s->closed && (events & UV_WRITABLE)) {
-      s->events = UV_READABLE;
-      uv_poll_start(&s->poll, s->events, on_poll);
+      s->want_writable = 0;
+      poll_update(s);
       call_js(s, s->on_writable, 0, NULL);
     }
   }
   napi_close_handle_scope(s->env, scope);
+  s->busy = 0;
+  if (s->thread_wanted) start_thread(s);
+  poll_update(s);
 }
 
 static napi_value js_open(napi_env env, napi_callback_info info) {
@@ -365,7 +600,12 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
   s->poll.data = s;
-  s->refs = 2;
+  pthread_mutex_init(&s->mu, NULL);
+  uv_async_init(loop, &s->async, on_async);
+  s->async.data = s;
+  /* Like the poll, it must not keep the process alive by itself. */
+  uv_unref((uv_handle_t*)&s->async);
+  s->refs = 3;
   s->gso = 1;
   /* Set once: recvmmsg only writes msg_len (no names, no control data are asked for). */
   for (int i = 0; i < RECV_BATCH; i++) {
@@ -416,8 +656,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   napi_create_string_utf8(env, "rhevboot.tftp.udp", NAPI_AUTO_LENGTH, &name);
   napi_async_init(env, resource, name, &s->actx);
   s->started = 1;
-  s->events = UV_READABLE;
-  uv_poll_start(&s->poll, s->events, on_poll);
+  poll_update(s);
   return NULL;
 }
 
@@ -514,7 +753,10 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   while (done < count) {
     uint32_t n = count - done < SEND_MAX ? count - done : SEND_MAX;
     if (!buffer_iovecs(env, argv[1], first + done, n, pkts)) return NULL;
+    /* The relay thread sends from the same message arrays. */
+    pthread_mutex_lock(&s->mu);
     int64_t r = send_packets(s, pkts, n);
+    pthread_mutex_unlock(&s->mu);
     if (r < 0) {
       throw_errno(env, (int)-r, "sendmmsg");
       return NULL;
@@ -532,6 +774,7 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
  * wire number of the last ACKed block; the window is full when arming. JS must not touch the
  * packets' memory until the run ends (onMessage(0, …)) or disarm() returns. */
 static napi_value js_arm(napi_env env, napi_callback_info info) {
+  napi_value yes;
   napi_value argv[5];
   Sock* s = sock_args(env, info, 5, argv);
   uint32_t count = 0, base = 0, window = 0, len = 0;
@@ -543,6 +786,9 @@ static napi_value js_arm(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "EINVAL", "arm(handle, packets, count, baseWire, window)");
     return NULL;
   }
+  /* The last run's thread has not been joined yet: JS goes on by itself and arms again later. */
+  napi_get_boolean(env, !s->thread_on, &yes);
+  if (s->thread_on) return yes;
   if (!buffer_iovecs(env, argv[1], 0, count, s->run.pkts)) return NULL;
   napi_create_reference(env, argv[1], 1, &s->run.keep);
   s->run.base = (uint16_t)base;
@@ -550,17 +796,39 @@ static napi_value js_arm(napi_env env, napi_callback_info info) {
   s->run.acked = 0;
   s->run.end = window + count;
   s->run.window = window;
+  s->run.last_send_ns = 0;
   s->run.armed = 1;
-  return NULL;
+  if (count >= THREAD_MIN_RUN) {
+    /* Inside a callback, the loop may still read this socket: the thread starts after it. */
+    if (s->busy) s->thread_wanted = 1;
+    else start_thread(s);
+  }
+  return yes;
 }
 
 /* Takes the run back: [packets of it sent, blocks ACKed past the base], or undefined when none is armed. */
 static napi_value js_disarm(napi_env env, napi_callback_info info) {
   napi_value argv[1], out = NULL;
   Sock* s = sock_args(env, info, 1, argv);
-  if (!s || !s->run.armed) return NULL;
-  uint32_t sent = s->run.sent - s->run.outstanding, acked = s->run.acked;
-  run_clear(s);
+  if (!s) return NULL;
+  uint32_t sent, acked;
+  pthread_mutex_lock(&s->mu);
+  int armed = s->run.armed, ended = s->ended.on;
+  if (armed) {
+    sent = s->run.sent - s->run.outstanding;
+    acked = s->run.acked;
+    s->run.armed = 0;
+  } else if (ended) {
+    sent = s->ended.sent;
+    acked = s->ended.acked;
+    s->ended.on = 0;
+    s->ended.taken = 1;
+  }
+  pthread_mutex_unlock(&s->mu);
+  if (!armed && !ended) return NULL;
+  /* The thread, if any, no longer touches the packets: JS may reuse their memory. */
+  if (s->run.keep) napi_delete_reference(env, s->run.keep);
+  s->run.keep = NULL;
   napi_value a, b;
   napi_create_array_with_length(env, 2, &out);
   napi_create_uint32(env, sent, &a);
@@ -576,7 +844,24 @@ static napi_value js_run_acked(napi_env env, napi_callback_info info) {
   napi_value argv[1], out;
   Sock* s = sock_args(env, info, 1, argv);
   if (!s) return NULL;
-  napi_create_int64(env, s->run.armed ? (int64_t)s->run.acked : -1, &out);
+  pthread_mutex_lock(&s->mu);
+  int64_t acked = s->run.armed ? (int64_t)s->run.acked : s->ended.on ? (int64_t)s->ended.acked : -1;
+  pthread_mutex_unlock(&s->mu);
+  napi_create_int64(env, acked, &out);
+  return out;
+}
+
+/* The mean round trip, in ms, of the ACKs runs answered since the last call; -1 when none. */
+static napi_value js_run_rtt(napi_env env, napi_callback_info info) {
+  napi_value argv[1], out;
+  Sock* s = sock_args(env, info, 1, argv);
+  if (!s) return NULL;
+  pthread_mutex_lock(&s->mu);
+  double ms = s->run.rtt_n ? (double)s->run.rtt_sum_ns / s->run.rtt_n / 1e6 : -1;
+  s->run.rtt_sum_ns = 0;
+  s->run.rtt_n = 0;
+  pthread_mutex_unlock(&s->mu);
+  napi_create_double(env, ms, &out);
   return out;
 }
 
@@ -584,8 +869,8 @@ static napi_value js_wait_writable(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   Sock* s = sock_args(env, info, 1, argv);
   if (!s || s->closed || !s->started) return NULL;
-  s->events = UV_READABLE | UV_WRITABLE;
-  uv_poll_start(&s->poll, s->events, on_poll);
+  s->want_writable = 1;
+  poll_update(s);
   return NULL;
 }
 
@@ -640,6 +925,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"arm", NULL, js_arm, NULL, NULL, NULL, napi_enumerable, NULL},
       {"disarm", NULL, js_disarm, NULL, NULL, NULL, napi_enumerable, NULL},
       {"runAcked", NULL, js_run_acked, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"runRtt", NULL, js_run_rtt, NULL, NULL, NULL, napi_enumerable, NULL},
       {"waitWritable", NULL, js_wait_writable, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"readCached", NULL, js_read_cached, NULL, NULL, NULL, napi_enumerable, NULL},

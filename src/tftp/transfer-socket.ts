@@ -38,12 +38,16 @@ export interface TransferSocket {
    * written): each ACK of the last block sent sends the next window without calling JS,
    * until the run is used up or anything unusual happens (`runEnded`). `baseWire` is the wire
    * number of the last ACKed block. The packets' memory is the socket's until the run ends.
+   * False when the socket cannot take a run yet (the last one's thread is still winding down).
    */
-  arm?(packets: readonly Buffer[], count: number, baseWire: number, window: number): void;
+  arm?(packets: readonly Buffer[], count: number, baseWire: number, window: number): boolean;
   /** Takes an armed run back: [packets of it sent, blocks ACKed past its base]; undefined when none is armed. */
   disarm?(): [number, number] | undefined;
   /** Blocks ACKed past the armed run's base, or -1: how a timer tells a moving run from a stuck one. */
   runAcked?(): number;
+  /** Mean round trip (ms) of the ACKs runs answered since the last call, or -1: the RTT samples
+   * JS does not see itself. */
+  runRtt?(): number;
   /** Sends one last datagram (an ERROR) as well as the socket can, then closes. */
   closeWith(last: Buffer | undefined): Promise<void>;
 }
@@ -113,8 +117,8 @@ class BatchedSocket implements TransferSocket {
     }
   }
 
-  arm(packets: readonly Buffer[], count: number, baseWire: number, window: number): void {
-    if (!this.closed) this.addon.arm(this.h, packets, count, baseWire, window);
+  arm(packets: readonly Buffer[], count: number, baseWire: number, window: number): boolean {
+    return !this.closed && this.addon.arm(this.h, packets, count, baseWire, window);
   }
 
   disarm(): [number, number] | undefined {
@@ -123,6 +127,10 @@ class BatchedSocket implements TransferSocket {
 
   runAcked(): number {
     return this.closed ? -1 : this.addon.runAcked(this.h);
+  }
+
+  runRtt(): number {
+    return this.closed ? -1 : this.addon.runRtt(this.h);
   }
 
   async closeWith(last: Buffer | undefined): Promise<void> {

@@ -230,6 +230,13 @@ export class ReadTransfer {
     return Math.min(this.o.timeoutMs, Math.max(floor, est) * 2 ** this.backoff);
   }
 
+  /** The socket timed the ACKs it answered: one sample of their mean keeps the RTO near the link's
+   * RTT (without it, a transfer whose ACKs all go to runs would wait the full timeout on a loss). */
+  private sampleRunRtt(): void {
+    const r = this.socket?.runRtt?.() ?? -1;
+    if (r >= 0) this.sampleRtt(r);
+  }
+
   private sampleRtt(r: number): void {
     if (this.srtt === undefined || this.hinted) {
       this.hinted = false;
@@ -357,10 +364,12 @@ export class ReadTransfer {
     const socket = this.socket;
     const source = this.o.source;
     if (!socket?.arm || !source.ready || this.runArmed || this.filling || this.finished || this.oackPacket || this.lastBlock !== undefined) return;
-    if (this.sent !== this.acked + this.w || socket.queued > 0) return;
+    // Without an RTT estimate the timer would sit at the full timeout for the whole run: the first
+    // ACK comes to JS, which measures it.
+    if (this.sent !== this.acked + this.w || socket.queued > 0 || this.srtt === undefined) return;
     const count = source.ready(this.sent + 1, this.run, RUN_MAX);
     if (count === 0) return;
-    socket.arm(this.run, count, this.acked & 0xffff, this.w);
+    if (!socket.arm(this.run, count, this.acked & 0xffff, this.w)) return;
     this.runArmed = true;
     this.runBase = this.acked;
     this.runFrom = this.sent;
@@ -391,6 +400,7 @@ export class ReadTransfer {
    * True when the window moved. */
   private absorbRun(sent: number, acked: number, now: number): boolean {
     this.runArmed = false;
+    this.sampleRunRtt();
     for (let i = 0; i < sent; i++) this.record(this.runFrom + 1 + i, this.run[i]!, Number.NaN);
     this.o.counters.relayed += sent;
     // When the socket's last send was is not known here; now is the safe side for the timer.
@@ -466,6 +476,7 @@ export class ReadTransfer {
       if (moved !== this.runSeen) {
         // The run is moving: that is progress, however long ago we last sent anything ourselves.
         this.runSeen = moved;
+        this.sampleRunRtt();
         this.progress(now);
         this.armTimer();
         return;

@@ -93,6 +93,33 @@ describe('tftp: the batched socket relays routine ACKs', { skip: transferIo().ki
     assert.equal(r.retransmits, 1);
   });
 
+  it('a loss mid-run is resent after a few round trips, not the configured timeout: runs time the ACKs they answer', async () => {
+    // Every ACK but the first goes to runs. A run armed before JS measured an RTT, with no samples
+    // from the runs' own timing either, leaves the timer at the full 8 s (16 s seen with both taken
+    // out); either one keeps it near the link's RTT.
+    const slow = await startTftpServer({
+      host: '127.0.0.1',
+      port: 0,
+      root,
+      maxBlockSize: 1468,
+      maxWindowSize: 64,
+      maxTransfers: 10,
+      timeoutMs: 8000,
+      retries: 2,
+      log: pino({ level: 'silent' }),
+    });
+    try {
+      const started = Date.now();
+      const out = await fakeGet({ port: slow.port, file: 'f.bin', dropData: [2500], deadlineMs: 30000 });
+      assert.ok(out.ok);
+      assert.equal(sha(out.data), sha(content));
+      assert.ok(Date.now() - started < 4000, `took ${Date.now() - started} ms`);
+      assert.equal(slow.stats().retransmits, 1);
+    } finally {
+      await slow.close();
+    }
+  });
+
   it('a gap in a window mid-run: JS goes back to it (RFC 7440), bytes exact, resends bounded by the window', async () => {
     const r = await run({ file: 'f.bin', options: w16, dropData: [700] });
     assert.ok(r.out.ok);
