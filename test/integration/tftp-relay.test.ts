@@ -25,6 +25,7 @@ describe('tftp: the batched socket relays routine ACKs', { skip: transferIo().ki
   let content: Buffer;
   let server: TftpServer;
   const events: TransferEvent[] = [];
+  const serverOptions = () => ({ host: '127.0.0.1', port: 0, root, maxBlockSize: 1468, maxWindowSize: 64, maxTransfers: 10, log: pino({ level: 'silent' }) });
 
   before(async () => {
     root = await tempDir('rbt-tftp-relay-');
@@ -32,19 +33,7 @@ describe('tftp: the batched socket relays routine ACKs', { skip: transferIo().ki
     // number of blocks, so the last one is short.
     content = randomBytes(2 * MB + 777);
     await writeFile(path.join(root, 'f.bin'), content);
-    server = await startTftpServer({
-      host: '127.0.0.1',
-      port: 0,
-      root,
-      maxBlockSize: 1468,
-      maxWindowSize: 64,
-      maxTransfers: 10,
-      timeoutMs: 2000,
-      retries: 5,
-      minRtoMs: 50,
-      log: pino({ level: 'silent' }),
-      onTransfer: (t) => events.push(t),
-    });
+    server = await startTftpServer({ ...serverOptions(), timeoutMs: 2000, retries: 5, minRtoMs: 50, onTransfer: (t) => events.push(t) });
   });
   after(async () => {
     await server?.close();
@@ -97,17 +86,7 @@ describe('tftp: the batched socket relays routine ACKs', { skip: transferIo().ki
     // Every ACK but the first goes to runs. A run armed before JS measured an RTT, with no samples
     // from the runs' own timing either, leaves the timer at the full 8 s (16 s seen with both taken
     // out); either one keeps it near the link's RTT.
-    const slow = await startTftpServer({
-      host: '127.0.0.1',
-      port: 0,
-      root,
-      maxBlockSize: 1468,
-      maxWindowSize: 64,
-      maxTransfers: 10,
-      timeoutMs: 8000,
-      retries: 2,
-      log: pino({ level: 'silent' }),
-    });
+    const slow = await startTftpServer({ ...serverOptions(), timeoutMs: 8000, retries: 2 });
     try {
       const started = Date.now();
       const out = await fakeGet({ port: slow.port, file: 'f.bin', dropData: [2500], deadlineMs: 30000 });
