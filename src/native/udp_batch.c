@@ -122,7 +122,7 @@ typedef struct {
   struct {
     int armed;
     uint16_t base;
-    uint32_t outstanding, acked, sent, end, window, acks;
+    uint32_t outstanding, acked, sent, end, window;
     /* Round trips of routine ACKs (from the send of the window's last packet), for JS's timer. */
     uint64_t last_send_ns, rtt_sum_ns;
     uint32_t rtt_n;
@@ -278,25 +278,36 @@ static void report_error(Sock* s, int err) {
 
 static int64_t send_packets(Sock* s, const struct iovec* pkts, uint32_t count);
 
-/* Forgets the run; how far it got is for the caller to tell JS. */
-static void run_clear(Sock* s) {
-  s->run.armed = 0;
+/* Lets go of the JS array that keeps the run's packets alive: JS may reuse their memory. */
+static void drop_run_packets(Sock* s) {
   if (s->run.keep) napi_delete_reference(s->env, s->run.keep);
   s->run.keep = NULL;
 }
 
-/* Ends the run and tells JS how far it got: onMessage(0, packets of the run sent, blocks ACKed
- * past the base, the ACK that ended it or -1). JS takes the transfer back from there, and sees
- * that ACK only after it knows where the run left off. */
-static void run_end(Sock* s, int ack) {
-  uint32_t sent = s->run.sent - s->run.outstanding, acked = s->run.acked;
-  run_clear(s);
+/* Packets of the run sent so far (the window that was out when it was armed is not the run's). */
+static uint32_t run_sent(const Sock* s) {
+  return s->run.sent - s->run.outstanding;
+}
+
+/* The run is over: onMessage(0, packets of it sent, blocks ACKed past its base, the ACK that ended
+ * it or -1), then its error, if any. JS takes the transfer back from there, and sees that ACK only
+ * after it knows where the run left off. */
+static void tell_run_ended(Sock* s, uint32_t sent, uint32_t acked, int ack, int err) {
+  s->run.armed = 0;
+  drop_run_packets(s);
   napi_value argv[4];
   napi_create_int32(s->env, 0, &argv[0]);
   napi_create_uint32(s->env, sent, &argv[1]);
   napi_create_uint32(s->env, acked, &argv[2]);
   napi_create_int32(s->env, ack, &argv[3]);
   call_js(s, s->on_message, 4, argv);
+  if (err && !s->closed) report_error(s, err);
+}
+
+static uint64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
 /* An ACK while a run is armed. The ACK of the window's last block sends the next window of the
@@ -304,12 +315,6 @@ static void run_end(Sock* s, int ack) {
  * gap, a repeat, a stale block number), a full send buffer, an error or the run's end ends the
  * run: returns 1, with the ACK JS must still see (or -1) and an errno (or 0). No JS here: the
  * relay thread runs this too. */
-static uint64_t now_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 static int run_step(Sock* s, uint16_t block, int* ack, int* err) {
   *ack = -1;
   *err = 0;
@@ -346,9 +351,7 @@ static int run_step(Sock* s, uint16_t block, int* ack, int* err) {
 /* run_step from the loop thread: an ended run goes straight to JS. */
 static void run_ack(Sock* s, uint16_t block) {
   int ack, err;
-  if (!run_step(s, block, &ack, &err)) return;
-  run_end(s, ack);
-  if (err && !s->closed) report_error(s, err);
+  if (run_step(s, block, &ack, &err)) tell_run_ended(s, run_sent(s), s->run.acked, ack, err);
 }
 
 /* One datagram from the client, on the loop thread. */
@@ -389,7 +392,7 @@ static void pend_push(Sock* s, const unsigned char* b, unsigned int len, int err
 /* Relay thread, under mu: the run ends; the loop thread tells JS once this thread has returned. */
 static void thread_end_run(Sock* s, int ack, int err) {
   s->ended.on = 1;
-  s->ended.sent = s->run.sent - s->run.outstanding;
+  s->ended.sent = run_sent(s);
   s->ended.acked = s->run.acked;
   s->ended.ack = ack;
   s->ended.err = err;
@@ -481,14 +484,7 @@ static void on_async(uv_async_t* h) {
   napi_open_handle_scope(s->env, &scope);
   if (s->ended.on) {
     s->ended.on = 0;
-    run_clear(s);
-    napi_value argv[4];
-    napi_create_int32(s->env, 0, &argv[0]);
-    napi_create_uint32(s->env, s->ended.sent, &argv[1]);
-    napi_create_uint32(s->env, s->ended.acked, &argv[2]);
-    napi_create_int32(s->env, s->ended.ack, &argv[3]);
-    call_js(s, s->on_message, 4, argv);
-    if (s->ended.err && !s->closed) report_error(s, s->ended.err);
+    tell_run_ended(s, s->ended.sent, s->ended.acked, s->ended.ack, s->ended.err);
   } else if (s->ended.taken) {
     /* JS took the run back with disarm() first: the ACK that ended it is an ordinary one now. */
     s->ended.taken = 0;
@@ -815,7 +811,7 @@ static napi_value js_disarm(napi_env env, napi_callback_info info) {
   pthread_mutex_lock(&s->mu);
   int armed = s->run.armed, ended = s->ended.on;
   if (armed) {
-    sent = s->run.sent - s->run.outstanding;
+    sent = run_sent(s);
     acked = s->run.acked;
     s->run.armed = 0;
   } else if (ended) {
@@ -826,9 +822,8 @@ static napi_value js_disarm(napi_env env, napi_callback_info info) {
   }
   pthread_mutex_unlock(&s->mu);
   if (!armed && !ended) return NULL;
-  /* The thread, if any, no longer touches the packets: JS may reuse their memory. */
-  if (s->run.keep) napi_delete_reference(env, s->run.keep);
-  s->run.keep = NULL;
+  /* The thread, if any, no longer touches the packets. */
+  drop_run_packets(s);
   napi_value a, b;
   napi_create_array_with_length(env, 2, &out);
   napi_create_uint32(env, sent, &a);

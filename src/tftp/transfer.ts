@@ -384,16 +384,20 @@ export class ReadTransfer {
       this.onAck(ack);
       return;
     }
-    if (!moved) {
-      this.fill(now);
-      return;
+    if (moved) {
+      if (this.lastBlock !== undefined && this.acked >= this.lastBlock) {
+        void this.finish('ok');
+        return;
+      }
+      this.releaseAcked();
     }
-    if (this.lastBlock !== undefined && this.acked >= this.lastBlock) {
-      void this.finish('ok');
-      return;
-    }
-    this.releaseAcked();
     this.fill(now);
+  }
+
+  /** Takes an armed run back from the socket (the timer, or the end of the transfer). */
+  private takeRunBack(now: number): void {
+    const taken = this.socket?.disarm?.();
+    this.absorbRun(taken?.[0] ?? 0, taken?.[1] ?? 0, now);
   }
 
   /** Takes over what the run did: its sent packets become the outstanding window, its ACKs ours.
@@ -490,8 +494,7 @@ export class ReadTransfer {
     }
     if (this.runArmed) {
       // The run is stuck: a lost block or ACK. Take it back and recover as for our own sends.
-      const taken = this.socket!.disarm!();
-      this.absorbRun(taken?.[0] ?? 0, taken?.[1] ?? 0, this.lastSendAt);
+      this.takeRunBack(this.lastSendAt);
     }
     if (now - this.lastProgressAt >= this.giveUpMs) {
       void this.finish('timeout', `no ACK for ${Math.round(now - this.lastProgressAt)} ms`, 'transfer timed out');
@@ -526,8 +529,7 @@ export class ReadTransfer {
     if (this.finished) return;
     if (this.runArmed) {
       // The bytes the result reports include what the run got ACKed.
-      const taken = this.socket?.disarm?.();
-      this.absorbRun(taken?.[0] ?? 0, taken?.[1] ?? 0, performance.now());
+      this.takeRunBack(performance.now());
     }
     this.finished = true;
     if (this.timer) clearTimeout(this.timer);
