@@ -31,7 +31,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config/load.js';
 import { createCliLogger } from '../src/log.js';
-import { createServices } from '../src/services/index.js';
+import { createServices } from '../src/services.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
 import { Lab, requireTools } from '../test/helpers/dhcp-netns.js';
 import { PHASES, type NodeResult, type Phase, type StormPlan, type StormReport } from './boot-storm-client.js';

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { loadConfig } from '../src/config/load.js';
 import { createCliLogger } from '../src/log.js';
 import { buildPxeInitrd } from '../src/media/initrd.js';
-import { createServices } from '../src/services/index.js';
+import { createServices } from '../src/services.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
 import { makeRhevhIso } from '../test/helpers/rhevh-iso.js';
 

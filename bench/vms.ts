@@ -8,8 +8,8 @@
  */
 import { pino } from 'pino';
 import { loadConfig } from '../src/config/load.js';
-import { createServices } from '../src/services/index.js';
-import { VmService } from '../src/services/vms.js';
+import { createServices } from '../src/services.js';
+import { VmService } from '../src/management/vms.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
 import { startEngine } from '../test/helpers/vm-estate.js';
 import { tempDir } from '../test/helpers/tmp.js';

@@ -2,9 +2,9 @@ import { mkdir } from 'node:fs/promises';
 import type { Config } from './config/load.js';
 import { startDhcpServer, type DhcpPacketEvent, type DhcpServer } from './dhcp/server.js';
 import type { Logger } from './log.js';
-import { TFTP_DISTRO_PREFIX } from './services/boot-configs.js';
-import type { Services } from './services/index.js';
-import { provisioningAddress } from './services/network.js';
+import { TFTP_DISTRO_PREFIX } from './provisioning/boot-configs.js';
+import type { Services } from './services.js';
+import { provisioningAddress } from './config/provisioning-address.js';
 import type { Store } from './store/store.js';
 import { startTftpServer, type TftpServer } from './tftp/server.js';
 

@@ -1,6 +1,6 @@
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { createCliLogger, type Logger } from '../log.js';
-import { createServices, type Services } from '../services/index.js';
+import { createServices, type Services } from '../services.js';
 import { openSqliteStore } from '../store/sqlite/index.js';
 import type { Store } from '../store/store.js';
 

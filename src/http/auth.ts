@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { RhevbootError } from '../errors.js';
-import type { TokenService } from '../services/tokens.js';
+import type { TokenService } from '../access/tokens.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -15,8 +15,8 @@ import {
 import { isRhevbootError, RhevbootError } from '../errors.js';
 import { extractIso, IsoImage } from '../iso9660/index.js';
 import type { Logger } from '../log.js';
-import type { EventService } from '../services/events.js';
-import type { JobService } from '../services/jobs.js';
+import type { EventService } from '../events/events.js';
+import type { JobService } from '../jobs/jobs.js';
 import type { DistroRecord, Store } from '../store/store.js';
 import { sha256FileInWorker } from '../util/hash-file.js';
 import { InitrdCache } from './initrd-cache.js';

@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DhcpPacketEvent } from '../dhcp/server.js';
 import type { EngineCallObserver } from '../rhevm/connection.js';
-import type { ServiceObservers } from '../services/index.js';
+import type { ServiceObservers } from '../services.js';
 import type { StoreCallObserver } from '../store/sqlite/index.js';
 import type { JobState, Store } from '../store/store.js';
 import { BootPhaseTimer } from './boot-phases.js';

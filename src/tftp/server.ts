@@ -9,7 +9,7 @@ import { RhevbootError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { negotiate, oackOptions } from './options.js';
 import { ERR, encodeError, OP, parsePacket, peekOpcode } from './packet.js';
-import { normalizeRequestName, openStatic, prepareRoots, type ServedRoot } from '../util/served-files.js';
+import { normalizeRequestName, openStatic, prepareRoots, type ServedRoot } from '../confinement/served-files.js';
 import { CopiedPackets, FilePackets, type PacketSource } from './packets.js';
 import { BufferSource, FileSource, NetasciiSource, type BlockSource } from './reader.js';
 import { transferIo } from './transfer-socket.js';

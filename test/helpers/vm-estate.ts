@@ -6,7 +6,7 @@
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/load.js';
 import { RhevmClient } from '../../src/rhevm/index.js';
-import { createServices, type Services } from '../../src/services/index.js';
+import { createServices, type Services } from '../../src/services.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import type { Store } from '../../src/store/store.js';
 import { DEFAULT_USER, EngineSim } from '../engine-sim/index.js';

@@ -7,8 +7,8 @@ import { loadConfig } from '../../src/config/load.js';
 import { isRhevbootError } from '../../src/errors.js';
 import { createCliLogger } from '../../src/log.js';
 import { loadDescriptors } from '../../src/media/descriptors.js';
-import { BootConfigs, BUILTIN_TEMPLATE_DIR, SECRET_ADMIN_PASSWORD, SECRET_RHEVM_ADMIN_PASSWORD } from '../../src/services/boot-configs.js';
-import { createServices } from '../../src/services/index.js';
+import { BootConfigs, BUILTIN_TEMPLATE_DIR, SECRET_ADMIN_PASSWORD, SECRET_RHEVM_ADMIN_PASSWORD } from '../../src/provisioning/boot-configs.js';
+import { createServices } from '../../src/services.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { tempDir } from '../helpers/tmp.js';
 

@@ -21,7 +21,7 @@ import type { NodeRecord } from '../../src/domain/node.js';
 import { startDhcpServer, type DhcpServer } from '../../src/dhcp/server.js';
 import { OPT, typed, type TypedOptions } from '../../src/dhcp/options.js';
 import { formatPacket, macToChaddr, MSG, parsePacket } from '../../src/dhcp/packet.js';
-import { ProvisioningBooter } from '../../src/services/booter.js';
+import { ProvisioningBooter } from '../../src/provisioning/booter.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import type { LeaseRecord, LeaseRepository, Store } from '../../src/store/store.js';
 

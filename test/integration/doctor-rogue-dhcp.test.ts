@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { CheckResult } from '../../src/services/doctor.js';
+import type { CheckResult } from '../../src/diagnostics/doctor.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { Lab, requireTools } from '../helpers/dhcp-netns.js';
 import { tempDir } from '../helpers/tmp.js';

@@ -14,7 +14,7 @@ import { startAppliance, type Appliance } from '../../src/appliance.js';
 import { loadConfig, type Config } from '../../src/config/load.js';
 import { loadDescriptors } from '../../src/media/descriptors.js';
 import { installLoaders, loadLoaderManifest } from '../../src/media/loaders.js';
-import { doctorExitCode, runDoctor, type CheckResult } from '../../src/services/doctor.js';
+import { doctorExitCode, runDoctor, type CheckResult } from '../../src/diagnostics/doctor.js';
 import type { DistroRecord } from '../../src/store/store.js';
 import { DEFAULT_USER, EngineSim } from '../engine-sim/index.js';
 import { runCli } from '../helpers/cli.js';

@@ -1,5 +1,5 @@
 /**
- * `GET`/`HEAD /boot/ipxe/<mac>` are answered in front of fastify (src/http/ipxe-fast-path.ts). The
+ * `GET`/`HEAD /boot/ipxe/<mac>` are answered in front of fastify (src/httpboot/ipxe-fast-path.ts). The
  * same route stays in fastify, which a query string reaches: the two must answer alike. Everything
  * that is not that plain shape must still be fastify's.
  */
@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { startAppliance, type Appliance } from '../../src/appliance.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createCliLogger, createLogger } from '../../src/log.js';
-import { createServices } from '../../src/services/index.js';
+import { createServices } from '../../src/services.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';

@@ -1,6 +1,6 @@
 /**
  * The appliance answers `GET`/`HEAD /boot/ipxe/<mac>` straight from the socket
- * (src/http/socket-fast-path.ts) and gives the connection to Node, and so to fastify, at the first
+ * (src/httpboot/socket-fast-path.ts) and gives the connection to Node, and so to fastify, at the first
  * request that is anything else. Seen from real clients (curl) and from raw sockets: the same
  * connection carries both, in order; odd or hostile bytes get Node's and fastify's answers; closing
  * the appliance does not wait for idle connections held below Node.

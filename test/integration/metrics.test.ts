@@ -13,7 +13,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { OPT } from '../../src/dhcp/options.js';
 import { formatPacket, macToChaddr, MSG } from '../../src/dhcp/packet.js';
 import { createCliLogger } from '../../src/log.js';
-import { REGISTER_JOB } from '../../src/services/registration.js';
+import { REGISTER_JOB } from '../../src/management/registration.js';
 import { fakeGet } from '../helpers/tftp-fake-client.js';
 import { tempDir } from '../helpers/tmp.js';
 

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { buildHttpApp } from '../../src/http/app.js';
-import { ProvisioningBooter } from '../../src/services/booter.js';
+import { ProvisioningBooter } from '../../src/provisioning/booter.js';
 import type { EngineSim } from '../engine-sim/index.js';
 import { main } from '../../src/cli/main.js';
 import { runCli, type CliResult } from '../helpers/cli.js';

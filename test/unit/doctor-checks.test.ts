@@ -8,9 +8,9 @@ import { loadersInUse } from '../../src/media/loaders.js';
 import http from 'node:http';
 import { loadConfig } from '../../src/config/load.js';
 import { encodeError } from '../../src/tftp/packet.js';
-import { checkClock, checkHttp, checkTftp, judgeDhcpPort, judgeRogue } from '../../src/services/doctor.js';
-import { buildProbeDiscover, directedBroadcastOf, foreignOffers, randomProbeMac, type ForeignServer, type ProbeOutcome } from '../../src/services/rogue-dhcp.js';
-import { parseProcNetUdp, udpPortHolders } from '../../src/services/udp-ports.js';
+import { checkClock, checkHttp, checkTftp, judgeDhcpPort, judgeRogue } from '../../src/diagnostics/doctor.js';
+import { buildProbeDiscover, directedBroadcastOf, foreignOffers, randomProbeMac, type ForeignServer, type ProbeOutcome } from '../../src/diagnostics/rogue-dhcp.js';
+import { parseProcNetUdp, udpPortHolders } from '../../src/diagnostics/udp-ports.js';
 
 const PROC_NET_UDP = `   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
   283: 00000000:0043 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 41235 2 0000000000000000 0
@@ -114,7 +114,7 @@ describe('doctor: rogue-DHCP decision', () => {
   });
 
   it('needs root and an interface, and broadcasts on the interface subnet', async () => {
-    const { probeRogueDhcp } = await import('../../src/services/rogue-dhcp.js');
+    const { probeRogueDhcp } = await import('../../src/diagnostics/rogue-dhcp.js');
     assert.equal((await probeRogueDhcp({ interface: '', ours: [] })).kind, 'skipped');
     const notRoot = await probeRogueDhcp({ interface: 'eth1', ours: [], uid: 1000 });
     assert.ok(notRoot.kind === 'skipped' && /needs root/.test(notRoot.reason));

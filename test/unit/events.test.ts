@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createCliLogger } from '../../src/log.js';
-import { EventService } from '../../src/services/events.js';
+import { EventService } from '../../src/events/events.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import type { Repositories, Store } from '../../src/store/store.js';
 import { tempDir } from '../helpers/tmp.js';

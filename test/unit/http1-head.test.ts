@@ -1,5 +1,5 @@
 /**
- * The strict request-head reader the socket-level fast path trusts (src/http/http1-head.ts): what it
+ * The strict request-head reader the socket-level fast path trusts (src/httpboot/http1-head.ts): what it
  * takes, what it waits for, what it leaves to Node; and, against Node's own parser, that every head
  * it takes is one Node reads the same way (method, target, version, persistence, where it ends).
  */
@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { emptyHead, HEAD_INCOMPLETE, HEAD_REFUSED, readHead, type Http1Head } from '../../src/http/http1-head.js';
+import { emptyHead, HEAD_INCOMPLETE, HEAD_REFUSED, readHead, type Http1Head } from '../../src/httpboot/http1-head.js';
 
 const LIMIT = 16 * 1024;
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { IPXE_NO_CONFIG, ipxeFastPath, requestIdSequence, serverWithFastPath } from '../../src/http/ipxe-fast-path.js';
+import { IPXE_NO_CONFIG, ipxeFastPath, requestIdSequence, serverWithFastPath } from '../../src/httpboot/ipxe-fast-path.js';
 import { createCliLogger } from '../../src/log.js';
 import { get, parseResponses, rawExchange } from '../helpers/raw-http.js';
 
@@ -80,7 +80,7 @@ describe('iPXE fast path', () => {
 });
 
 /**
- * Below Node's parser (src/http/socket-fast-path.ts): what a client sees must be what the same
+ * Below Node's parser (src/httpboot/socket-fast-path.ts): what a client sees must be what the same
  * handlers behind a plain Node server send, byte for byte but the Date, whatever the bytes it sends.
  */
 describe('iPXE fast path on the socket: answers as Node would', () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { NetworkInterfaceInfo } from 'node:os';
 import { isRhevbootError } from '../../src/errors.js';
-import { httpBaseFor, provisioningAddress } from '../../src/services/network.js';
+import { httpBaseFor, provisioningAddress } from '../../src/config/provisioning-address.js';
 
 const v4 = (address: string, internal = false): NetworkInterfaceInfo => ({ address, family: 'IPv4', internal, netmask: '255.255.255.0', mac: '00:00:00:00:00:00', cidr: `${address}/24` });
 

@@ -1,11 +1,11 @@
 /**
- * Response bytes for the socket-level fast path (src/http/plain-response.ts). Byte-for-byte
+ * Response bytes for the socket-level fast path (src/httpboot/plain-response.ts). Byte-for-byte
  * agreement with Node's ServerResponse is tested against Node itself in ipxe-fast-path.test.ts;
  * these are the cases that test does not reach.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PlainResponses } from '../../src/http/plain-response.js';
+import { PlainResponses } from '../../src/httpboot/plain-response.js';
 
 describe('plain text responses', () => {
   const keep = { keepAlive: true, keepAliveTimeout: 72_000 };

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createCliLogger } from '../../src/log.js';
-import { EventService } from '../../src/services/events.js';
-import { RepeatFolds } from '../../src/services/repeat-folds.js';
+import { EventService } from '../../src/events/events.js';
+import { RepeatFolds } from '../../src/events/repeat-folds.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import type { NewEvent } from '../../src/store/store.js';
 import { tempDir } from '../helpers/tmp.js';

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeAck, encodeData, encodeError, encodeOack, encodeRequest, parsePacket, type Packet } from '../../src/tftp/packet.js';
 import { negotiate, oackOptions } from '../../src/tftp/options.js';
-import { normalizeRequestName } from '../../src/util/served-files.js';
+import { normalizeRequestName } from '../../src/confinement/served-files.js';
 import { NetasciiSource } from '../../src/tftp/reader.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadDescriptors } from '../../media/descriptors.js';
-import { doctorExitCode, runDoctor, type CheckResult } from '../../services/doctor.js';
+import { doctorExitCode, runDoctor, type CheckResult } from '../../diagnostics/doctor.js';
 import { withContext, type GlobalOptions } from '../context.js';
 import { printJson } from '../output.js';
 

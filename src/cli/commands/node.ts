@@ -4,7 +4,7 @@ import { parseNodeFile } from '../../domain/node-import.js';
 import type { NodeInput, NodeRecord } from '../../domain/node.js';
 import { expandNames, NoderangeError } from '../../domain/noderange.js';
 import { isRhevbootError, RhevbootError } from '../../errors.js';
-import type { RowError } from '../../services/nodes.js';
+import type { RowError } from '../../provisioning/nodes.js';
 import { withContext, type GlobalOptions } from '../context.js';
 import { printJson, printTable } from '../output.js';
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { RhevbootError } from '../../errors.js';
-import type { PreviewFirmware } from '../../services/preview.js';
+import type { PreviewFirmware } from '../../provisioning/preview.js';
 import { withContext, type GlobalOptions } from '../context.js';
 import { printJson } from '../output.js';
 

@@ -5,8 +5,8 @@
  */
 import { Argument, InvalidArgumentError, type Command } from 'commander';
 import { RhevbootError } from '../../errors.js';
-import { parseVeType, TYPE_LABEL, type VeType } from '../../services/ve-input.js';
-import type { ClusterView, DataCenterView, NetworkView, StorageDomainView, VeListing, VeView } from '../../services/ve-views.js';
+import { parseVeType, TYPE_LABEL, type VeType } from '../../management/ve-input.js';
+import type { ClusterView, DataCenterView, NetworkView, StorageDomainView, VeListing, VeView } from '../../management/ve-views.js';
 import { withContext, type GlobalOptions } from '../context.js';
 import { formatBytes, printJson, printTable } from '../output.js';
 

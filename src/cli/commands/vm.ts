@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { explainLines } from '../../domain/placement.js';
 import type { VmChanges } from '../../virt/driver.js';
-import type { PlanView, VmCreateRequest, VmResult } from '../../services/vms.js';
+import type { PlanView, VmCreateRequest, VmResult } from '../../management/vms.js';
 import { withContext, type GlobalOptions } from '../context.js';
 import { printJson, printTable } from '../output.js';
 import { collect, parseBoot, parseCpus, parseDisk, parseNic, parseSizeMiB } from '../vm-args.js';

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { RhevbootError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import type { Services } from '../../services/index.js';
+import type { Services } from '../../services.js';
 import type { Store } from '../../store/store.js';
 import { requireToken } from '../auth.js';
 import { consoleAssets } from '../console-assets.js';

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { isRhevbootError } from '../../errors.js';
 import type { ImportOutcome } from '../../media/copycds.js';
-import type { Services } from '../../services/index.js';
+import type { Services } from '../../services.js';
 import { errorBodySchema } from '../errors.js';
 
 export const distroSchema = {

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { EventService } from '../../services/events.js';
+import type { EventService } from '../../events/events.js';
 
 const eventSchema = {
   type: 'object',

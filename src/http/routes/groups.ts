@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { Services } from '../../services/index.js';
+import type { Services } from '../../services.js';
 import { errorBodySchema } from '../errors.js';
 
 const groupSchema = { type: 'object', properties: { name: { type: 'string' }, members: { type: 'array', items: { type: 'string' } } } } as const;

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApplianceMetrics } from '../../metrics/registry.js';
-import type { TokenService } from '../../services/tokens.js';
+import type { TokenService } from '../../access/tokens.js';
 import { requireToken } from '../auth.js';
 
 /**

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { NodeInput } from '../../domain/node.js';
-import type { Services } from '../../services/index.js';
-import type { PreviewFirmware } from '../../services/preview.js';
+import type { Services } from '../../services.js';
+import type { PreviewFirmware } from '../../provisioning/preview.js';
 import { errorBodySchema } from '../errors.js';
 
 const stringList = { type: 'array', items: { type: 'string', maxLength: 255 }, maxItems: 64 } as const;

@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifySchema, FastifySchemaValidationError } from 'fastify';
 import { RhevbootError } from '../../errors.js';
-import type { Services } from '../../services/index.js';
-import type { ClusterInput, DataCenterInput, HostNicInput, NetworkInput, StorageDomainInput, VeType } from '../../services/ve-input.js';
-import type { RemoveOptions } from '../../services/ve.js';
+import type { Services } from '../../services.js';
+import type { ClusterInput, DataCenterInput, HostNicInput, NetworkInput, StorageDomainInput, VeType } from '../../management/ve-input.js';
+import type { RemoveOptions } from '../../management/ve.js';
 import { errorBodySchema } from '../errors.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { Services } from '../../services/index.js';
-import type { VmCreateRequest, VmResult } from '../../services/vms.js';
+import type { Services } from '../../services.js';
+import type { VmCreateRequest, VmResult } from '../../management/vms.js';
 import type { PowerAction, VmChanges } from '../../virt/driver.js';
 import { errorBodySchema } from '../errors.js';
 

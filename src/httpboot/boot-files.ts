@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { normalizeRequestName, openStatic, prepareRoots, type ServedRoot } from '../../util/served-files.js';
-import { sendFile } from '../send-file.js';
+import { normalizeRequestName, openStatic, prepareRoots, type ServedRoot } from '../confinement/served-files.js';
+import { sendFile } from './send-file.js';
 
 export interface BootFileRoots {
   /** Distro trees (kernels, PXE initrds, ISOs): served under /install/. */

@@ -10,7 +10,7 @@ import { intToIp } from '../util/ipv4.js';
 import { RhevbootError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { DistroRecord, NewEvent, Store } from '../store/store.js';
-import type { EventService } from './events.js';
+import type { EventService } from '../events/events.js';
 
 export const BUILTIN_TEMPLATE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../templates');
 

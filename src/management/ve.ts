@@ -10,7 +10,7 @@ import { RhevbootError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { isEngineFault, RhevmError, type Cluster, type DataCenter, type Host, type Network, type RhevmClient, type StorageDomain } from '../rhevm/index.js';
 import type { EngineService } from './engines.js';
-import type { EventService } from './events.js';
+import type { EventService } from '../events/events.js';
 import {
   checkName,
   invalid,

@@ -3,7 +3,7 @@ import { RhevbootError } from '../errors.js';
 import type { Host, RhevmClient } from '../rhevm/index.js';
 import type { Store } from '../store/store.js';
 import type { EngineService } from './engines.js';
-import type { EventService } from './events.js';
+import type { EventService } from '../events/events.js';
 
 export interface HypervisorView {
   engine: string;

@@ -9,7 +9,7 @@ import { PlainResponses } from './plain-response.js';
  *
  * Why: for a tiny cached answer, Node's parser and its IncomingMessage/ServerResponse objects cost
  * more CPU than everything the appliance does for the request. Why it is safe: a connection starts
- * here and stays here only while each request is one whole, strict head (src/http/http1-head.ts)
+ * here and stays here only while each request is one whole, strict head (src/httpboot/http1-head.ts)
  * naming the route; the first request that is not (another URL or method, a body, anything odd, a
  * head split across reads, a server closing) is pushed back into the socket with `unshift`, and
  * Node's own connection listener takes the socket over, parsing from exactly that byte on, for the

@@ -19,10 +19,10 @@ import { EngineFault } from '../rhevm/index.js';
 import type { EngineRecord, Store } from '../store/store.js';
 import { mapLimit } from '../util/map-limit.js';
 import type { DiskSpec, HostInfo, HypervisorDriver, ImageInfo, NicSpec, PowerAction, VmChanges, VmInfo, VmSpec } from '../virt/driver.js';
-import { driverFor } from '../virt/drivers.js';
+import { driverFor } from './drivers.js';
 import type { EngineService } from './engines.js';
-import type { EventService } from './events.js';
-import type { NodeService } from './nodes.js';
+import type { EventService } from '../events/events.js';
+import type { NodeService } from '../provisioning/nodes.js';
 
 export const POWER_ACTIONS: readonly PowerAction[] = ['start', 'stop', 'shutdown', 'suspend', 'reboot', 'status'];
 

@@ -2,9 +2,9 @@ import { timingSafeEqual } from 'node:crypto';
 import type { NodeRecord } from '../domain/node.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
-import type { EventService } from './events.js';
+import type { EventService } from '../events/events.js';
 import type { NodeService } from './nodes.js';
-import type { RegistrationService } from './registration.js';
+import type { RegistrationService } from '../management/registration.js';
 
 export interface TriggerRequest {
   /** The address the request came from (never a header: X-Forwarded-For is the caller's word). */

@@ -2,7 +2,7 @@ import { compareNodeNames } from '../domain/noderange.js';
 import { validateGroupName } from '../domain/node.js';
 import { RhevbootError } from '../errors.js';
 import type { Store } from '../store/store.js';
-import type { EventService } from './events.js';
+import type { EventService } from '../events/events.js';
 import type { NodeService } from './nodes.js';
 
 export interface GroupSummary {

@@ -12,7 +12,7 @@ import type { RowError } from '../domain/node-import.js';
 import { compareNodeNames, NoderangeError, resolveNoderange } from '../domain/noderange.js';
 import { parseCidr, type Cidr } from '../util/ipv4.js';
 import type { Repositories, Store } from '../store/store.js';
-import type { EventService } from './events.js';
+import type { EventService } from '../events/events.js';
 
 export type { RowError };
 

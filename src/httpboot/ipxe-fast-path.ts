@@ -7,7 +7,7 @@ import { answerFromSocket, type SocketExchange, type SocketRoute } from './socke
  * and fastify's routing, hooks and reply machinery cost several times what answering from the
  * rendered-config cache does; so do Node's HTTP parser and request/response objects. The fast path
  * answers only the plain shape of that URL, in two places: straight from the socket
- * (src/http/socket-fast-path.ts) for connections that send nothing but such requests, and in front
+ * (src/httpboot/socket-fast-path.ts) for connections that send nothing but such requests, and in front
  * of fastify's handler for requests Node has parsed (a connection the socket path handed over).
  * Anything else (other methods, a query string, percent-encoding, a name fastify's schema refuses,
  * a server that is closing) falls through to fastify unchanged, where the same route still lives.

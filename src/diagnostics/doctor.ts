@@ -20,8 +20,8 @@ import { describeCa } from '../rhevm/index.js';
 import type { DistroRecord, Store } from '../store/store.js';
 import { encodeRequest, ERR, parsePacket as parseTftp } from '../tftp/packet.js';
 import { sha256FileInWorker } from '../util/hash-file.js';
-import type { EngineService } from './engines.js';
-import { provisioningAddress } from './network.js';
+import type { EngineService } from '../management/engines.js';
+import { provisioningAddress } from '../config/provisioning-address.js';
 import { probeRogueDhcp, type ProbeOutcome } from './rogue-dhcp.js';
 import { udpPortHolders, type PortHolder } from './udp-ports.js';
 

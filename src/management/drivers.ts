@@ -4,10 +4,10 @@
  * libvirt driver over `virsh -c <uri>`. Services and placement never ask which kind they hold.
  */
 import type { Logger } from '../log.js';
-import type { EngineService } from '../services/engines.js';
+import type { EngineService } from './engines.js';
 import type { EngineRecord } from '../store/store.js';
-import type { HypervisorDriver } from './driver.js';
-import { RhevmDriver } from './rhevm-driver.js';
+import type { HypervisorDriver } from '../virt/driver.js';
+import { RhevmDriver } from '../virt/rhevm-driver.js';
 
 export interface DriverDeps {
   engines: Pick<EngineService, 'client'>;
@@ -31,7 +31,7 @@ export async function driverFor(engine: EngineRecord, deps: DriverDeps): Promise
       });
     case 'libvirt': {
       // Loaded on first use: an estate of engines only never loads the virsh side.
-      const { LibvirtDriver } = await import('./libvirt-driver.js');
+      const { LibvirtDriver } = await import('../virt/libvirt-driver.js');
       return new LibvirtDriver({ name: engine.name, uri: engine.url, log: deps.log });
     }
     default: {

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import type { BootConfigs } from '../../services/boot-configs.js';
-import type { TriggerService } from '../../services/trigger.js';
-import { IPXE_MAX_NAME, IPXE_NO_CONFIG, IPXE_ROUTE } from '../ipxe-fast-path.js';
+import type { BootConfigs } from '../provisioning/boot-configs.js';
+import type { TriggerService } from '../provisioning/trigger.js';
+import { IPXE_MAX_NAME, IPXE_NO_CONFIG, IPXE_ROUTE } from './ipxe-fast-path.js';
 
 /**
  * What booting nodes call over HTTP, unauthenticated by nature: their iPXE script and the install

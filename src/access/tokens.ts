@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { chmod, writeFile } from 'node:fs/promises';
 import { RhevbootError } from '../errors.js';
 import type { Store, TokenRecord } from '../store/store.js';
-import type { EventService } from './events.js';
+import type { EventService } from '../events/events.js';
 
 const TOKEN_PREFIX = 'rbt_';
 const TOKEN_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;

@@ -5,8 +5,8 @@ import type { Logger } from '../log.js';
 import { EngineFault, type Host, type RhevmClient } from '../rhevm/index.js';
 import type { JobProgress, JobRecord, Repositories, Store } from '../store/store.js';
 import type { EngineService } from './engines.js';
-import type { EventService } from './events.js';
-import type { JobContext, JobOutcome } from './job-runner.js';
+import type { EventService } from '../events/events.js';
+import type { JobContext, JobOutcome } from '../jobs/job-runner.js';
 
 export const REGISTER_JOB = 'rhevm.register';
 /** Plain (not hashed): the engine needs it to SSH in when it adds a host by address (§8.4). */

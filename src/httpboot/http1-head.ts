@@ -1,6 +1,6 @@
 /**
  * A strict reader of HTTP/1.x request heads, for the few requests the appliance answers below
- * Node's HTTP parser (src/http/ipxe-raw-path.ts). It says yes only to the plainest shape (`GET` or
+ * Node's HTTP parser (src/httpboot/socket-fast-path.ts). It says yes only to the plainest shape (`GET` or
  * `HEAD`, origin-form target, HTTP/1.0 or 1.1, CRLF everywhere, token header names, visible-ASCII
  * values, no body) and leaves everything else, including whatever it merely finds unusual, to
  * Node, whose answer (or 400) is then the one the client gets. Two parsers disagreeing about where

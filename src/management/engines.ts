@@ -2,7 +2,7 @@ import { describeCa, fetchEngineCa, RhevmClient, sameFingerprint, type ApiInfo, 
 import { RhevbootError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { EngineRecord, Store } from '../store/store.js';
-import type { EventService } from './events.js';
+import type { EventService } from '../events/events.js';
 import type { EngineCallObserver } from '../rhevm/connection.js';
 
 /** An engine as the API and the CLI show it: everything but the password. */
