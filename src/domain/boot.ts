@@ -42,6 +42,21 @@ export interface BootPlan {
   why: string[];
 }
 
+/** The firmwares a preview can play. */
+export type PreviewFirmware = 'bios' | 'uefi' | 'ipxe' | 'uefi-http';
+
+/** `rhevboot preview` and GET /api/v1/nodes/:name/boot: what each server would give the node now. */
+export interface BootPreview {
+  node: string;
+  firmware: PreviewFirmware;
+  mac: string;
+  dhcp: { address: string; plan: BootPlan };
+  /** What TFTP would serve for the node's config names (pxelinux and GRUB). */
+  tftp: { file: string; content: string | null; why: string[] }[];
+  /** What HTTP would serve as the node's iPXE script. */
+  http: { url: string; content: string | null; why: string[] };
+}
+
 export interface Booter {
   bootFor(client: BootClient): Promise<BootPlan>;
 }

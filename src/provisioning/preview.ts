@@ -1,10 +1,11 @@
-import { macDashed, type BootClient, type BootPlan } from '../domain/boot.js';
+import { macDashed, type BootClient, type BootPreview, type PreviewFirmware } from '../domain/boot.js';
+
+export type { BootPreview, PreviewFirmware };
 import { RhevbootError } from '../errors.js';
 import type { BootConfigs } from './boot-configs.js';
 import type { ProvisioningBooter } from './booter.js';
 import type { NodeService } from './nodes.js';
 
-export type PreviewFirmware = 'bios' | 'uefi' | 'ipxe' | 'uefi-http';
 
 /** What a firmware puts in its DHCP request, so the preview asks the same question it would. */
 const CLIENTS: Record<PreviewFirmware, Omit<BootClient, 'mac'>> = {
@@ -13,17 +14,6 @@ const CLIENTS: Record<PreviewFirmware, Omit<BootClient, 'mac'>> = {
   ipxe: { arch: 0, vendorClass: 'PXEClient:Arch:00000:UNDI:002001', userClass: 'iPXE', ipxe: true },
   'uefi-http': { arch: 16, vendorClass: 'HTTPClient:Arch:00016:UNDI:003001' },
 };
-
-export interface BootPreview {
-  node: string;
-  firmware: PreviewFirmware;
-  mac: string;
-  dhcp: { address: string; plan: BootPlan };
-  /** What TFTP would serve for the node's config names (pxelinux and GRUB). */
-  tftp: { file: string; content: string | null; why: string[] }[];
-  /** What HTTP would serve as the node's iPXE script. */
-  http: { url: string; content: string | null; why: string[] };
-}
 
 /**
  * `rhevboot preview` and GET /api/v1/nodes/:name/boot: exactly what DHCP, TFTP and HTTP would
