@@ -11,7 +11,7 @@
  * Platform ids: 0 x86 BIOS, 1 PowerPC, 2 Mac, 0xEF UEFI. For UEFI no-emulation entries the sector
  * count is often 0 or 1 (the real size comes from the FAT image itself); it is reported as stored.
  */
-import { isoError, type Where } from './fail.js';
+import { fail, ok, type IsoResult, type Where } from './fail.js';
 
 export type BootPlatform = 'bios' | 'uefi' | 'ppc' | 'mac' | number;
 export type BootMediaType = 'no-emulation' | '1.2M' | '1.44M' | '2.88M' | 'hdd';
@@ -48,46 +48,48 @@ export function platformName(id: number): BootPlatform {
 
 const MEDIA: BootMediaType[] = ['no-emulation', '1.2M', '1.44M', '2.88M', 'hdd'];
 
-function parseBootEntry(b: Buffer, off: number, platform: number, where: Where): ElToritoEntry {
+function parseBootEntry(b: Buffer, off: number, platform: number, where: Where): IsoResult<ElToritoEntry> {
   const indicator = b[off]!;
   if (indicator !== 0x88 && indicator !== 0x00) {
-    throw isoError('RB_ERR_ISO_FORMAT', { ...where, offset: off }, `boot entry indicator 0x${indicator.toString(16)} is neither 0x88 nor 0x00`, { indicator });
+    return fail('RB_ERR_ISO_FORMAT', { ...where, offset: off }, `boot entry indicator 0x${indicator.toString(16)} is neither 0x88 nor 0x00`, { indicator });
   }
   const mediaCode = b[off + 1]! & 0x0f;
   const mediaType = MEDIA[mediaCode];
   if (mediaType === undefined) {
-    throw isoError('RB_ERR_ISO_FORMAT', { ...where, offset: off }, `boot media type ${mediaCode} is undefined`, { mediaCode });
+    return fail('RB_ERR_ISO_FORMAT', { ...where, offset: off }, `boot media type ${mediaCode} is undefined`, { mediaCode });
   }
-  return {
+  return ok({
     platform: platformName(platform),
     bootable: indicator === 0x88,
     mediaType,
     loadSegment: b.readUInt16LE(off + 2),
     sectorCount: b.readUInt16LE(off + 6),
     lba: b.readUInt32LE(off + 8),
-  };
+  });
 }
 
 /** Verifies the validation entry; returns its platform id. */
-export function checkValidationEntry(b: Buffer, where: Where): number {
-  if (b.length < ENTRY) throw isoError('RB_ERR_ISO_FORMAT', where, 'boot catalog is shorter than one entry');
-  if (b[0] !== 0x01) throw isoError('RB_ERR_ISO_FORMAT', { ...where, offset: 0 }, `validation entry header id is 0x${b[0]!.toString(16)}, expected 0x01`);
-  if (b[30] !== 0x55 || b[31] !== 0xaa) throw isoError('RB_ERR_ISO_FORMAT', { ...where, offset: 30 }, 'validation entry lacks the 55 AA key bytes');
+export function checkValidationEntry(b: Buffer, where: Where): IsoResult<number> {
+  if (b.length < ENTRY) return fail('RB_ERR_ISO_FORMAT', where, 'boot catalog is shorter than one entry');
+  if (b[0] !== 0x01) return fail('RB_ERR_ISO_FORMAT', { ...where, offset: 0 }, `validation entry header id is 0x${b[0]!.toString(16)}, expected 0x01`);
+  if (b[30] !== 0x55 || b[31] !== 0xaa) return fail('RB_ERR_ISO_FORMAT', { ...where, offset: 30 }, 'validation entry lacks the 55 AA key bytes');
   let sum = 0;
   for (let i = 0; i < ENTRY; i += 2) sum = (sum + b.readUInt16LE(i)) & 0xffff;
-  if (sum !== 0) throw isoError('RB_ERR_ISO_FORMAT', { ...where, offset: 28 }, `validation entry checksum is wrong (words sum to 0x${sum.toString(16)})`, { sum });
-  return b[1]!;
+  if (sum !== 0) return fail('RB_ERR_ISO_FORMAT', { ...where, offset: 28 }, `validation entry checksum is wrong (words sum to 0x${sum.toString(16)})`, { sum });
+  return ok(b[1]!);
 }
 
 /**
  * Parses a catalog buffer (one or more sectors). Stops after the final section header's entries or
  * at the first all-zero entry where a section header was expected.
  */
-export function parseBootCatalog(b: Buffer, where: Where): ElToritoEntry[] {
+export function parseBootCatalog(b: Buffer, where: Where): IsoResult<ElToritoEntry[]> {
   const validationPlatform = checkValidationEntry(b, where);
-  const entries: ElToritoEntry[] = [];
-  if (b.length < 2 * ENTRY) throw isoError('RB_ERR_ISO_FORMAT', where, 'boot catalog has no default entry');
-  entries.push(parseBootEntry(b, ENTRY, validationPlatform, { ...where, record: `${where.record} default entry` }));
+  if (!validationPlatform.ok) return validationPlatform;
+  if (b.length < 2 * ENTRY) return fail('RB_ERR_ISO_FORMAT', where, 'boot catalog has no default entry');
+  const first = parseBootEntry(b, ENTRY, validationPlatform.value, { ...where, record: `${where.record} default entry` });
+  if (!first.ok) return first;
+  const entries: ElToritoEntry[] = [first.value];
   let off = 2 * ENTRY;
   let sectionNo = 0;
   while (off + ENTRY <= b.length) {
@@ -101,22 +103,24 @@ export function parseBootCatalog(b: Buffer, where: Where): ElToritoEntry[] {
     let parsed = 0;
     while (parsed < count) {
       if (off + ENTRY > b.length) {
-        throw isoError('RB_ERR_ISO_FORMAT', where, `section ${sectionNo} announces ${count} entries but the catalog ends after ${parsed}`, { section: sectionNo, count });
+        return fail('RB_ERR_ISO_FORMAT', where, `section ${sectionNo} announces ${count} entries but the catalog ends after ${parsed}`, { section: sectionNo, count });
       }
       if (b[off] === 0x44) {
         off += ENTRY; // extension entry: selection criteria continuation, not a boot image
         continue;
       }
-      entries.push(parseBootEntry(b, off, platform, { ...where, record: `${where.record} section ${sectionNo} entry ${parsed + 1}` }));
+      const entry = parseBootEntry(b, off, platform, { ...where, record: `${where.record} section ${sectionNo} entry ${parsed + 1}` });
+      if (!entry.ok) return entry;
+      entries.push(entry.value);
       if (entries.length > MAX_CATALOG_ENTRIES) {
-        throw isoError('RB_ERR_ISO_HOSTILE', where, `boot catalog has more than ${MAX_CATALOG_ENTRIES} entries`);
+        return fail('RB_ERR_ISO_HOSTILE', where, `boot catalog has more than ${MAX_CATALOG_ENTRIES} entries`);
       }
       parsed++;
       off += ENTRY;
     }
     if (final) break;
   }
-  return entries;
+  return ok(entries);
 }
 
 /** Catalog sectors needed to hold everything announced so far, for incremental reading. */

@@ -1,13 +1,16 @@
 /**
  * IsoImage: an ISO9660 image file read with positional reads (FileHandle.read at offsets). Nothing
  * buffers the whole image; directories are read one extent at a time and file data is streamed.
+ *
+ * This is the service boundary of the codec: the parsers and the tree walker return problems, and
+ * here each one is thrown (`unwrap`) as the RhevbootError it describes, for copycds and the API.
  */
 import { open as fsOpen, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { isoError, recordLabel, type Where } from './fail.js';
+import { fail, ok, isoError, recordLabel, unwrap, type IsoResult, type Where } from './fail.js';
 import { parseVolumeDescriptor, checkPrimary, isUdfIdent, FIRST_DESCRIPTOR_LBA, MAX_DESCRIPTORS, type VolumeInfo } from './descriptors.js';
 import { parseDirectoryRecord, SECTOR_SIZE } from './record.js';
-import { parseSp, collectSuspEntries, type ContinuationRef } from './susp.js';
+import { parseSp, collectSuspEntries, type ContinuationReader } from './susp.js';
 import { parseRockRidge, RR_EXTENSION_IDS } from './rockridge.js';
 import { parseBootCatalog, catalogNeedsMore, type ElToritoEntry } from './eltorito.js';
 import { DirectoryTree, type Child, type DirNode } from './tree.js';
@@ -18,6 +21,11 @@ const DEFAULT_STREAM_CHUNK = 1024 * 1024;
 /** Boot catalogs are one sector in practice; 16 sectors hold 1024 entries. */
 const MAX_CATALOG_SECTORS = 16;
 const LISTING_CACHE = 64;
+
+/** The walker's results as entries: its problem, if any, is thrown where the caller iterates. */
+async function* unwrapAll<T>(results: AsyncIterable<IsoResult<T>>): AsyncGenerator<T> {
+  for await (const r of results) yield unwrap(r);
+}
 
 interface Descriptors {
   primary: VolumeInfo;
@@ -114,7 +122,7 @@ export class IsoImage {
       const lba = FIRST_DESCRIPTOR_LBA + i;
       if ((lba + 1) * SECTOR_SIZE > size) break;
       const sector = await IsoImage.readRaw(imagePath, fh, lba * SECTOR_SIZE, SECTOR_SIZE, where(lba));
-      const vd = parseVolumeDescriptor(sector, where(lba));
+      const vd = unwrap(parseVolumeDescriptor(sector, where(lba)));
       if (vd.kind === 'foreign') {
         if (isUdfIdent(vd.ident)) {
           hasUdf = true;
@@ -134,8 +142,7 @@ export class IsoImage {
       }
       throw isoError('RB_ERR_ISO_FORMAT', where(FIRST_DESCRIPTOR_LBA), 'no ISO9660 primary volume descriptor (not an ISO9660 image)');
     }
-    checkPrimary(primary, where(FIRST_DESCRIPTOR_LBA));
-    return { primary, joliet, bootCatalogLba, hasUdf };
+    return { primary: unwrap(checkPrimary(primary, where(FIRST_DESCRIPTOR_LBA))), joliet, bootCatalogLba, hasUdf };
   }
 
   /**
@@ -150,15 +157,15 @@ export class IsoImage {
     }
     const sector = await IsoImage.readRaw(imagePath, fh, lba * SECTOR_SIZE, SECTOR_SIZE, where);
     if (sector[0] === 0) throw isoError('RB_ERR_ISO_FORMAT', where, 'root directory has no "." record');
-    const self = parseDirectoryRecord(sector, 0, SECTOR_SIZE, where);
+    const self = unwrap(parseDirectoryRecord(sector, 0, SECTOR_SIZE, where));
     const skip = parseSp(self.systemUse);
     if (skip === undefined) return { present: false, skip: 0 };
-    const readCe = async (ref: ContinuationRef, w: Where): Promise<Buffer> => {
-      if (ref.lba >= primary.volumeBlocks) throw isoError('RB_ERR_ISO_HOSTILE', w, `CE continuation area at block ${ref.lba} past end of volume`);
+    const readCe: ContinuationReader = async (ref, w) => {
+      if (ref.lba >= primary.volumeBlocks) return fail('RB_ERR_ISO_HOSTILE', w, `CE continuation area at block ${ref.lba} past end of volume`);
       const block = await IsoImage.readRaw(imagePath, fh, ref.lba * SECTOR_SIZE, SECTOR_SIZE, { ...w, lba: ref.lba });
-      return block.subarray(ref.offset, ref.offset + ref.length);
+      return ok(block.subarray(ref.offset, ref.offset + ref.length));
     };
-    const info = parseRockRidge(await collectSuspEntries(self.systemUse, where, readCe), where);
+    const info = unwrap(parseRockRidge(unwrap(await collectSuspEntries(self.systemUse, where, readCe)), where));
     const present = info.present || info.extensions.some((e) => RR_EXTENSION_IDS.includes(e));
     return { present, skip };
   }
@@ -202,15 +209,16 @@ export class IsoImage {
 
   walk(): AsyncIterable<IsoEntry> {
     this.handle({ image: this.imagePath, record: 'walk' });
-    return this.tree.walk();
+    return unwrapAll(this.tree.walk());
   }
 
-  private async listCached(dir: DirNode): Promise<Child[]> {
-    let kids = this.listings.get(dir.lba);
-    if (!kids) {
-      kids = await this.tree.listDir(dir);
+  private async listCached(dir: DirNode): Promise<IsoResult<Child[]>> {
+    const cached = this.listings.get(dir.lba);
+    if (cached) return ok(cached);
+    const kids = await this.tree.listDir(dir);
+    if (kids.ok) {
       if (this.listings.size >= LISTING_CACHE) this.listings.delete(this.listings.keys().next().value!);
-      this.listings.set(dir.lba, kids);
+      this.listings.set(dir.lba, kids.value);
     }
     return kids;
   }
@@ -218,7 +226,7 @@ export class IsoImage {
   /** Path relative to the image root ('isolinux/isolinux.cfg'); case-sensitive on decoded names. */
   async lookup(path: string): Promise<IsoEntry | undefined> {
     this.handle({ image: this.imagePath, record: recordLabel('lookup of', path) });
-    return this.tree.lookup(path, (d) => this.listCached(d));
+    return unwrap(await this.tree.lookup(path, (d) => this.listCached(d)));
   }
 
   private checkReadable(entry: IsoEntry): Where {
@@ -290,7 +298,7 @@ export class IsoImage {
       buf = Buffer.concat([buf, await this.read((lba + sectors) * SECTOR_SIZE, SECTOR_SIZE, where)]);
       sectors++;
     }
-    return parseBootCatalog(buf, where);
+    return unwrap(parseBootCatalog(buf, where));
   }
 
   async close(): Promise<void> {

@@ -2,6 +2,7 @@
 export { IsoImage } from './image.js';
 export { extractIso, type ExtractOptions, type ExtractResult } from './extract.js';
 export type { IsoEntry, IsoExtent, Naming, OpenOptions } from './types.js';
+export type { IsoResult, IsoProblem, Where } from './fail.js';
 export type { ElToritoEntry, BootPlatform, BootMediaType } from './eltorito.js';
 export { parseBootCatalog, checkValidationEntry, platformName } from './eltorito.js';
 export { parseDirectoryRecord, parseDirectoryExtent, plainName, decodeShortDate, decodeLongDate, type DirRecord } from './record.js';

@@ -6,7 +6,7 @@
  * Names are at most 64 UCS-2 characters per the spec, 103 with `-joliet-long`; longer ones are
  * accepted (readers should be liberal), the record length already bounds them.
  */
-import { isoError, type Where } from './fail.js';
+import { fail, ok, type IsoResult, type Where } from './fail.js';
 
 /** Returns the Joliet level (1–3) if the SVD escape-sequence field (32 bytes) announces Joliet. */
 export function jolietLevel(escapes: Buffer): 1 | 2 | 3 | undefined {
@@ -22,13 +22,13 @@ export function jolietLevel(escapes: Buffer): 1 | 2 | 3 | undefined {
   return undefined;
 }
 
-/** Decodes UTF-16BE bytes; lone surrogates become U+FFFD. Throws on an odd byte count. */
-export function decodeUtf16be(bytes: Buffer, where: Where): string {
-  if (bytes.length % 2 !== 0) {
-    throw isoError('RB_ERR_ISO_FORMAT', where, `Joliet identifier has an odd byte length (${bytes.length})`, { nameLength: bytes.length });
-  }
+/**
+ * Decodes the UTF-16BE code units of `bytes`; lone surrogates become U+FFFD and a trailing odd byte
+ * is ignored (padded text fields and best-effort labels for messages need no more).
+ */
+export function utf16beText(bytes: Buffer): string {
   const units: number[] = [];
-  for (let i = 0; i < bytes.length; i += 2) units.push((bytes[i]! << 8) | bytes[i + 1]!);
+  for (let i = 0; i + 1 < bytes.length; i += 2) units.push((bytes[i]! << 8) | bytes[i + 1]!);
   let out = '';
   for (let i = 0; i < units.length; i++) {
     const u = units[i]!;
@@ -49,22 +49,31 @@ export function decodeUtf16be(bytes: Buffer, where: Where): string {
   return out;
 }
 
+/** Decodes a UTF-16BE identifier; an odd byte count cannot be one. */
+export function decodeUtf16be(bytes: Buffer, where: Where): IsoResult<string> {
+  if (bytes.length % 2 !== 0) {
+    return fail('RB_ERR_ISO_FORMAT', where, `Joliet identifier has an odd byte length (${bytes.length})`, { nameLength: bytes.length });
+  }
+  return ok(utf16beText(bytes));
+}
+
 /**
  * Joliet identifier → name. Writers may append ";1" as in plain ISO9660; strip it. A trailing "."
  * is only an artefact when it precedes the version (Windows cannot even create such names otherwise).
  */
-export function jolietName(identifier: Buffer, where: Where): string {
-  let s = decodeUtf16be(identifier, where);
+export function jolietName(identifier: Buffer, where: Where): IsoResult<string> {
+  const decoded = decodeUtf16be(identifier, where);
+  if (!decoded.ok) return decoded;
+  let s = decoded.value;
   const semi = s.lastIndexOf(';');
   if (semi >= 0 && semi < s.length - 1 && /^[0-9]+$/.test(s.slice(semi + 1))) {
     s = s.slice(0, semi);
     if (s.endsWith('.')) s = s.slice(0, -1);
   }
-  return s;
+  return ok(s);
 }
 
 /** Decodes an SVD text field (volume id etc.) stored as UCS-2BE, trimming padding. */
 export function jolietText(field: Buffer): string {
-  const even = field.subarray(0, field.length - (field.length % 2));
-  return decodeUtf16be(even, { image: '', record: '' }).replace(/[\0 ]+$/u, '');
+  return utf16beText(field).replace(/[\0 ]+$/u, '');
 }

@@ -11,7 +11,7 @@
  *    stored as several such records, which the walker concatenates.
  *  - File unit size / interleave gap ≠ 0 means interleaved recording (a CD-i era feature), refused.
  */
-import { isoError, type Where } from './fail.js';
+import { fail, ok, type IsoResult, type Where } from './fail.js';
 
 export const SECTOR_SIZE = 2048;
 /** 33 fixed bytes + at least one identifier byte. */
@@ -77,20 +77,20 @@ export function decodeLongDate(b: Buffer, off: number): Date | undefined {
  * Parses one directory record at `off`. The caller has checked that the length byte is non-zero.
  * `limit` is the end of the sector the record must fit in.
  */
-export function parseDirectoryRecord(buf: Buffer, off: number, limit: number, where: Where): DirRecord {
+export function parseDirectoryRecord(buf: Buffer, off: number, limit: number, where: Where): IsoResult<DirRecord> {
   const at: Where = { ...where, offset: off };
-  if (off >= buf.length || off >= limit) throw isoError('RB_ERR_ISO_FORMAT', at, 'directory record starts outside its extent');
+  if (off >= buf.length || off >= limit) return fail('RB_ERR_ISO_FORMAT', at, 'directory record starts outside its extent');
   const length = buf[off]!;
   if (length < MIN_RECORD_LENGTH) {
-    throw isoError('RB_ERR_ISO_FORMAT', at, `directory record length ${length} is shorter than the minimum ${MIN_RECORD_LENGTH}`, { recordLength: length });
+    return fail('RB_ERR_ISO_FORMAT', at, `directory record length ${length} is shorter than the minimum ${MIN_RECORD_LENGTH}`, { recordLength: length });
   }
   const end = Math.min(limit, buf.length);
   if (off + length > end) {
-    throw isoError('RB_ERR_ISO_FORMAT', at, `directory record of ${length} bytes crosses a sector boundary or the end of the directory`, { recordLength: length });
+    return fail('RB_ERR_ISO_FORMAT', at, `directory record of ${length} bytes crosses a sector boundary or the end of the directory`, { recordLength: length });
   }
   const nameLength = buf[off + 32]!;
   if (nameLength === 0 || 33 + nameLength > length) {
-    throw isoError('RB_ERR_ISO_FORMAT', at, `file identifier length ${nameLength} does not fit in a record of ${length} bytes`, { nameLength, recordLength: length });
+    return fail('RB_ERR_ISO_FORMAT', at, `file identifier length ${nameLength} does not fit in a record of ${length} bytes`, { nameLength, recordLength: length });
   }
   const identifier = buf.subarray(off + 33, off + 33 + nameLength);
   // A padding byte follows an even-length identifier so the System Use area starts on an even offset.
@@ -99,7 +99,7 @@ export function parseDirectoryRecord(buf: Buffer, off: number, limit: number, wh
   let special: DirRecord['special'];
   if (nameLength === 1 && identifier[0] === 0) special = 'self';
   else if (nameLength === 1 && identifier[0] === 1) special = 'parent';
-  return {
+  return ok({
     offset: off,
     length,
     extAttrLength: buf[off + 1]!,
@@ -112,14 +112,14 @@ export function parseDirectoryRecord(buf: Buffer, off: number, limit: number, wh
     identifier,
     systemUse,
     special,
-  };
+  });
 }
 
 /**
  * Splits a directory extent into records. A zero length byte skips to the next sector boundary,
  * counted from the start of the extent (extents are sector-aligned).
  */
-export function parseDirectoryExtent(buf: Buffer, where: Where): DirRecord[] {
+export function parseDirectoryExtent(buf: Buffer, where: Where): IsoResult<DirRecord[]> {
   const records: DirRecord[] = [];
   let off = 0;
   while (off < buf.length) {
@@ -130,10 +130,11 @@ export function parseDirectoryExtent(buf: Buffer, where: Where): DirRecord[] {
     }
     const sectorEnd = (Math.floor(off / SECTOR_SIZE) + 1) * SECTOR_SIZE;
     const rec = parseDirectoryRecord(buf, off, sectorEnd, where);
-    records.push(rec);
-    off += rec.length;
+    if (!rec.ok) return rec;
+    records.push(rec.value);
+    off += rec.value.length;
   }
-  return records;
+  return ok(records);
 }
 
 /**

@@ -17,7 +17,7 @@
  *   RR  RRIP 1.09 "which fields are present" bitmap; only useful as a presence marker.
  */
 import { decodeLongDate, decodeShortDate } from './record.js';
-import { isoError, type Where } from './fail.js';
+import { fail, ok, type IsoResult, type Where } from './fail.js';
 import type { SuspEntry } from './susp.js';
 
 export const RR_EXTENSION_IDS = ['RRIP_1991A', 'IEEE_P1282', 'IEEE_1282'];
@@ -62,26 +62,30 @@ export function decodeRrBytes(b: Buffer): string {
   }
 }
 
-function need(e: SuspEntry, n: number, where: Where): void {
+/** The entry's data if it holds at least `n` bytes. */
+function need(e: SuspEntry, n: number, where: Where): IsoResult<Buffer> {
   if (e.data.length < n) {
-    throw isoError('RB_ERR_ISO_FORMAT', where, `Rock Ridge ${e.sig} entry has ${e.data.length} data bytes, expected at least ${n}`, { sig: e.sig });
+    return fail('RB_ERR_ISO_FORMAT', where, `Rock Ridge ${e.sig} entry has ${e.data.length} data bytes, expected at least ${n}`, { sig: e.sig });
   }
+  return ok(e.data);
 }
 
-function decodeSymlink(parts: SuspEntry[], where: Where): string {
+function decodeSymlink(parts: SuspEntry[], where: Where): IsoResult<string> {
   const components: string[] = [];
   let pending: Buffer[] | undefined; // bytes of a component still being continued
   let root = false;
   for (const e of parts) {
-    need(e, 1, where);
+    const checked = need(e, 1, where);
+    if (!checked.ok) return checked;
+    const data = checked.value;
     let off = 1; // byte 0 is the entry's own flags
-    while (off + 2 <= e.data.length) {
-      const cflags = e.data[off]!;
-      const clen = e.data[off + 1]!;
-      if (off + 2 + clen > e.data.length) {
-        throw isoError('RB_ERR_ISO_FORMAT', where, `Rock Ridge SL component of ${clen} bytes runs past its entry`, { componentLength: clen });
+    while (off + 2 <= data.length) {
+      const cflags = data[off]!;
+      const clen = data[off + 1]!;
+      if (off + 2 + clen > data.length) {
+        return fail('RB_ERR_ISO_FORMAT', where, `Rock Ridge SL component of ${clen} bytes runs past its entry`, { componentLength: clen });
       }
-      const content = e.data.subarray(off + 2, off + 2 + clen);
+      const content = data.subarray(off + 2, off + 2 + clen);
       off += 2 + clen;
       let piece: Buffer | string;
       if (cflags & 0x08) {
@@ -106,11 +110,11 @@ function decodeSymlink(parts: SuspEntry[], where: Where): string {
     }
   }
   if (pending) components.push(decodeRrBytes(Buffer.concat(pending)));
-  return (root ? '/' : '') + components.join('/');
+  return ok((root ? '/' : '') + components.join('/'));
 }
 
 /** Interprets the SUSP entries of one directory record. */
-export function parseRockRidge(entries: SuspEntry[], where: Where): RockRidgeInfo {
+export function parseRockRidge(entries: SuspEntry[], where: Where): IsoResult<RockRidgeInfo> {
   const info: RockRidgeInfo = { present: false, relocated: false, sparse: false, extensions: [] };
   const nameParts: Buffer[] = [];
   const slParts: SuspEntry[] = [];
@@ -126,63 +130,72 @@ export function parseRockRidge(entries: SuspEntry[], where: Where): RockRidgeInf
         break;
       }
       case 'PX': {
-        need(e, 32, where);
-        info.mode = e.data.readUInt32LE(0);
-        info.nlink = e.data.readUInt32LE(8);
-        info.uid = e.data.readUInt32LE(16);
-        info.gid = e.data.readUInt32LE(24);
-        if (e.data.length >= 40) info.ino = e.data.readUInt32LE(32);
+        const d = need(e, 32, where);
+        if (!d.ok) return d;
+        info.mode = d.value.readUInt32LE(0);
+        info.nlink = d.value.readUInt32LE(8);
+        info.uid = d.value.readUInt32LE(16);
+        info.gid = d.value.readUInt32LE(24);
+        if (d.value.length >= 40) info.ino = d.value.readUInt32LE(32);
         break;
       }
       case 'PN': {
-        need(e, 16, where);
-        info.device = { high: e.data.readUInt32LE(0), low: e.data.readUInt32LE(8) };
+        const d = need(e, 16, where);
+        if (!d.ok) return d;
+        info.device = { high: d.value.readUInt32LE(0), low: d.value.readUInt32LE(8) };
         break;
       }
       case 'NM': {
-        need(e, 1, where);
-        const flags = e.data[0]!;
+        const d = need(e, 1, where);
+        if (!d.ok) return d;
+        const flags = d.value[0]!;
         if (flags & 0x02) info.nameSpecial = 'current';
         else if (flags & 0x04) info.nameSpecial = 'parent';
-        else if ((flags & 0x20) === 0) nameParts.push(e.data.subarray(1));
+        else if ((flags & 0x20) === 0) nameParts.push(d.value.subarray(1));
         break;
       }
       case 'SL':
         slParts.push(e);
         break;
       case 'TF': {
-        need(e, 1, where);
-        const flags = e.data[0]!;
+        const d = need(e, 1, where);
+        if (!d.ok) return d;
+        const flags = d.value[0]!;
         const size = flags & 0x80 ? 17 : 7;
         let off = 1;
         for (let bit = 0; bit < 7; bit++) {
           if ((flags & (1 << bit)) === 0) continue;
-          if (off + size > e.data.length) {
-            throw isoError('RB_ERR_ISO_FORMAT', where, `Rock Ridge TF entry is too short for its flags 0x${flags.toString(16)}`, { flags });
+          if (off + size > d.value.length) {
+            return fail('RB_ERR_ISO_FORMAT', where, `Rock Ridge TF entry is too short for its flags 0x${flags.toString(16)}`, { flags });
           }
-          if (bit === 1) info.mtime = size === 17 ? decodeLongDate(e.data, off) : decodeShortDate(e.data, off);
+          if (bit === 1) info.mtime = size === 17 ? decodeLongDate(d.value, off) : decodeShortDate(d.value, off);
           off += size;
         }
         break;
       }
-      case 'CL':
-        need(e, 8, where);
-        info.childLink = e.data.readUInt32LE(0);
+      case 'CL': {
+        const d = need(e, 8, where);
+        if (!d.ok) return d;
+        info.childLink = d.value.readUInt32LE(0);
         break;
-      case 'PL':
-        need(e, 8, where);
-        info.parentLink = e.data.readUInt32LE(0);
+      }
+      case 'PL': {
+        const d = need(e, 8, where);
+        if (!d.ok) return d;
+        info.parentLink = d.value.readUInt32LE(0);
         break;
+      }
       case 'RE':
         info.relocated = true;
         break;
       case 'ZF': {
-        need(e, 12, where);
+        const d = need(e, 12, where);
+        if (!d.ok) return d;
         info.zisofs = {
-          algorithm: e.data.toString('latin1', 0, 2),
-          headerSize: e.data[2]!,
-          blockSizeLog2: e.data[3]!,
-          uncompressedSize: e.data.readUInt32LE(4),
+          algorithm: d.value.toString('latin1', 0, 2),
+          headerSize: d.value[2]!,
+          blockSizeLog2: d.value[3]!,
+          uncompressedSize: d.value.readUInt32LE(4),
         };
         break;
       }
@@ -194,6 +207,10 @@ export function parseRockRidge(entries: SuspEntry[], where: Where): RockRidgeInf
     }
   }
   if (nameParts.length > 0) info.name = decodeRrBytes(Buffer.concat(nameParts));
-  if (slParts.length > 0) info.symlinkTarget = decodeSymlink(slParts, where);
-  return info;
+  if (slParts.length > 0) {
+    const target = decodeSymlink(slParts, where);
+    if (!target.ok) return target;
+    info.symlinkTarget = target.value;
+  }
+  return ok(info);
 }

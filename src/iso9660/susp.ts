@@ -12,7 +12,7 @@
  *   ER  extension reference: identifies Rock Ridge ("RRIP_1991A", "IEEE_P1282", "IEEE_1282").
  *   PD  padding.
  */
-import { isoError, type Where } from './fail.js';
+import { fail, ok, type IsoResult, type Where } from './fail.js';
 
 export interface SuspEntry {
   sig: string;
@@ -37,7 +37,7 @@ export const MAX_CE_CHAIN = 32;
 export const MAX_CE_LENGTH = 2048;
 
 /** Splits one System Use area (record tail or continuation area) into entries. */
-export function splitSuspArea(area: Buffer, where: Where): SuspArea {
+export function splitSuspArea(area: Buffer, where: Where): IsoResult<SuspArea> {
   const entries: SuspEntry[] = [];
   let continuation: ContinuationRef | undefined;
   let off = 0;
@@ -45,7 +45,7 @@ export function splitSuspArea(area: Buffer, where: Where): SuspArea {
     const len = area[off + 2]!;
     if (len < 4) break;
     if (off + len > area.length) {
-      throw isoError('RB_ERR_ISO_FORMAT', where, `System Use entry "${area.toString('latin1', off, off + 2)}" of ${len} bytes runs past the end of its ${area.length}-byte area`, {
+      return fail('RB_ERR_ISO_FORMAT', where, `System Use entry "${area.toString('latin1', off, off + 2)}" of ${len} bytes runs past the end of its ${area.length}-byte area`, {
         suspOffset: off,
         entryLength: len,
       });
@@ -55,14 +55,14 @@ export function splitSuspArea(area: Buffer, where: Where): SuspArea {
     off += len;
     if (sig === 'ST') break;
     if (sig === 'CE') {
-      if (entry.data.length < 24) throw isoError('RB_ERR_ISO_FORMAT', where, `CE entry is ${len} bytes, expected 28`);
+      if (entry.data.length < 24) return fail('RB_ERR_ISO_FORMAT', where, `CE entry is ${len} bytes, expected 28`);
       continuation = { lba: entry.data.readUInt32LE(0), offset: entry.data.readUInt32LE(8), length: entry.data.readUInt32LE(16) };
       continue;
     }
     if (sig === 'PD') continue;
     entries.push(entry);
   }
-  return { entries, continuation };
+  return ok({ entries, continuation });
 }
 
 /** Returns LEN_SKP if `area` (the root "." record's System Use area) starts with a valid SP entry. */
@@ -72,35 +72,41 @@ export function parseSp(area: Buffer): number | undefined {
   return area[6]!;
 }
 
-/** Reads a continuation area; supplied by the image so this module stays free of I/O. */
-export type ContinuationReader = (ref: ContinuationRef, where: Where) => Promise<Buffer>;
+/**
+ * Reads a continuation area; supplied by the image so this module stays free of I/O. A problem with
+ * the reference (a block outside the volume) comes back as a value; a failed read may throw.
+ */
+export type ContinuationReader = (ref: ContinuationRef, where: Where) => Promise<IsoResult<Buffer>>;
 
 /**
  * Collects all entries of a record: its own area, then every continuation area in the chain.
  * A chain visiting the same (block, offset) twice is a loop planted to hang readers: hostile.
  */
-export async function collectSuspEntries(area: Buffer, where: Where, readContinuation: ContinuationReader): Promise<SuspEntry[]> {
+export async function collectSuspEntries(area: Buffer, where: Where, readContinuation: ContinuationReader): Promise<IsoResult<SuspEntry[]>> {
   let current = splitSuspArea(area, where);
-  const entries = [...current.entries];
+  if (!current.ok) return current;
+  const entries = [...current.value.entries];
   const seen = new Set<string>();
   let hops = 0;
-  while (current.continuation) {
-    const ref = current.continuation;
+  while (current.value.continuation) {
+    const ref = current.value.continuation;
     const key = `${ref.lba}:${ref.offset}`;
     if (seen.has(key)) {
-      throw isoError('RB_ERR_ISO_HOSTILE', where, `CE continuation chain loops back to block ${ref.lba} offset ${ref.offset}`, { ce: ref });
+      return fail('RB_ERR_ISO_HOSTILE', where, `CE continuation chain loops back to block ${ref.lba} offset ${ref.offset}`, { ce: ref });
     }
     seen.add(key);
     if (++hops > MAX_CE_CHAIN) {
-      throw isoError('RB_ERR_ISO_HOSTILE', where, `CE continuation chain longer than ${MAX_CE_CHAIN} areas`, { ce: ref });
+      return fail('RB_ERR_ISO_HOSTILE', where, `CE continuation chain longer than ${MAX_CE_CHAIN} areas`, { ce: ref });
     }
     if (ref.length === 0) break;
     if (ref.length > MAX_CE_LENGTH || ref.offset + ref.length > MAX_CE_LENGTH) {
-      throw isoError('RB_ERR_ISO_HOSTILE', where, `CE continuation area (block ${ref.lba}, offset ${ref.offset}, length ${ref.length}) does not fit in one block`, { ce: ref });
+      return fail('RB_ERR_ISO_HOSTILE', where, `CE continuation area (block ${ref.lba}, offset ${ref.offset}, length ${ref.length}) does not fit in one block`, { ce: ref });
     }
     const next = await readContinuation(ref, where);
-    current = splitSuspArea(next, { ...where, record: `${where.record} continuation area`, lba: ref.lba, offset: ref.offset });
-    for (const e of current.entries) entries.push(e);
+    if (!next.ok) return next;
+    current = splitSuspArea(next.value, { ...where, record: `${where.record} continuation area`, lba: ref.lba, offset: ref.offset });
+    if (!current.ok) return current;
+    for (const e of current.value.entries) entries.push(e);
   }
-  return entries;
+  return ok(entries);
 }

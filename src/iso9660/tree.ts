@@ -7,8 +7,12 @@
  * directory extent reached twice (via records or CL) is a loop, depth and entry counts are capped,
  * names that could escape an extraction are refused, and duplicate names in one directory are refused
  * (that is how "symlink x, then x/evil" would be smuggled in).
+ *
+ * The walker reads through TreeIo but decides like a parser: a hostile image comes back as an
+ * IsoResult problem (the first one ends a listing, a lookup or a walk), and only a failed read
+ * throws. IsoImage, the service boundary, turns problems into errors.
  */
-import { isoError, checkEntryName, recordLabel, type Where } from './fail.js';
+import { fail, ok, checkEntryName, recordLabel, type IsoResult, type Where } from './fail.js';
 import {
   parseDirectoryExtent,
   parseDirectoryRecord,
@@ -19,8 +23,8 @@ import {
   FLAG_MULTI_EXTENT,
   type DirRecord,
 } from './record.js';
-import { jolietName, decodeUtf16be } from './joliet.js';
-import { collectSuspEntries, type ContinuationRef } from './susp.js';
+import { jolietName, utf16beText } from './joliet.js';
+import { collectSuspEntries, type ContinuationReader } from './susp.js';
 import { parseRockRidge, type RockRidgeInfo } from './rockridge.js';
 import { S_IFMT, S_IFLNK, S_IFDIR, S_IFREG } from '../util/file-mode.js';
 import { MAX_DIRECTORY_BYTES, type IsoEntry, type IsoExtent, type Naming } from './types.js';
@@ -69,6 +73,61 @@ function joinPath(parent: string, name: string): string {
   return parent === '' ? name : `${parent}/${name}`;
 }
 
+/** The extent [lba, lba+length) if it lies inside a volume of `volumeBlocks` blocks. */
+export function checkExtent(volumeBlocks: number, lba: number, length: number, where: Where, what: string): IsoResult<IsoExtent> {
+  const blocks = Math.ceil(length / SECTOR_SIZE);
+  if (lba + blocks > volumeBlocks || (length > 0 && lba >= volumeBlocks)) {
+    return fail('RB_ERR_ISO_HOSTILE', where, `${what} extent ${lba} (+${length} bytes) past end of volume (volume has ${volumeBlocks} blocks)`, {
+      extentLba: lba,
+      extentLength: length,
+      volumeBlocks,
+    });
+  }
+  return ok({ lba, length });
+}
+
+/** As checkExtent, for a directory: it must hold "." and "..", and not be absurdly large. */
+export function checkDirExtent(volumeBlocks: number, lba: number, length: number, where: Where, what = 'directory'): IsoResult<IsoExtent> {
+  if (length > MAX_DIRECTORY_BYTES) {
+    return fail('RB_ERR_ISO_HOSTILE', where, `absurd directory size ${length} bytes (limit ${MAX_DIRECTORY_BYTES})`, { dirLength: length });
+  }
+  if (length < 68) {
+    return fail('RB_ERR_ISO_FORMAT', where, `directory size ${length} bytes cannot hold its "." and ".." records`, { dirLength: length });
+  }
+  return checkExtent(volumeBlocks, lba, length, where, what);
+}
+
+/**
+ * A child's name in the tree's namespace (`info` is its Rock Ridge, for a 'rockridge' tree), refused
+ * when it could escape or confuse an extraction.
+ */
+export function childName(naming: Naming, rec: DirRecord, info: RockRidgeInfo | undefined, where: Where): IsoResult<string> {
+  if (naming === 'rockridge' && info) {
+    if (info.nameSpecial) {
+      return fail('RB_ERR_ISO_HOSTILE', where, `Rock Ridge NM entry names a child record "${info.nameSpecial === 'current' ? '.' : '..'}"`);
+    }
+    if (info.name !== undefined) return checkEntryName(info.name, where, 'Rock Ridge NM');
+  }
+  if (naming === 'joliet') {
+    const name = jolietName(rec.identifier, where);
+    return name.ok ? checkEntryName(name.value, where, 'Joliet') : name;
+  }
+  return checkEntryName(plainName(rec.identifier), where, 'ISO9660');
+}
+
+/** The "." record a Rock Ridge CL target must start with: it carries the directory's own extent. */
+function clTargetSelf(sector: Buffer, lba: number, where: Where): IsoResult<DirRecord> {
+  const self = sector[0] === 0 ? undefined : parseDirectoryRecord(sector, 0, SECTOR_SIZE, { ...where, record: `${where.record} CL target`, lba });
+  if (self && !self.ok) return self;
+  if (!self || self.value.special !== 'self' || (self.value.flags & FLAG_DIRECTORY) === 0) {
+    return fail('RB_ERR_ISO_FORMAT', where, `Rock Ridge CL points at LBA ${lba}, which does not start with a directory's "." record`, { childLink: lba });
+  }
+  if (self.value.lba !== lba) {
+    return fail('RB_ERR_ISO_FORMAT', where, `Rock Ridge CL target at LBA ${lba} has a "." record pointing at LBA ${self.value.lba}`, { childLink: lba });
+  }
+  return self;
+}
+
 export class DirectoryTree {
   private readonly ceCache = new Map<number, Buffer>();
 
@@ -86,150 +145,140 @@ export class DirectoryTree {
     return { image: this.io.image, record: label, lba: dir.lba + Math.floor(offset / SECTOR_SIZE), offset: offset % SECTOR_SIZE };
   }
 
-  /** Throws unless [lba, lba+length) lies inside the volume. */
-  checkExtent(lba: number, length: number, where: Where, what: string): void {
-    const blocks = Math.ceil(length / SECTOR_SIZE);
-    if (lba + blocks > this.io.volumeBlocks || (length > 0 && lba >= this.io.volumeBlocks)) {
-      throw isoError(
-        'RB_ERR_ISO_HOSTILE',
-        where,
-        `${what} extent ${lba} (+${length} bytes) past end of volume (volume has ${this.io.volumeBlocks} blocks)`,
-        { extentLba: lba, extentLength: length, volumeBlocks: this.io.volumeBlocks },
-      );
-    }
+  /** Where a listed child's record is, under its decoded path. */
+  private childWhere(child: Child): Where {
+    return { image: this.io.image, record: recordLabel('directory record', child.entry.path), ...child.at };
   }
 
-  private checkDirExtent(lba: number, length: number, where: Where, what = 'directory'): void {
-    if (length > MAX_DIRECTORY_BYTES) {
-      throw isoError('RB_ERR_ISO_HOSTILE', where, `absurd directory size ${length} bytes (limit ${MAX_DIRECTORY_BYTES})`, { dirLength: length });
-    }
-    if (length < 68) {
-      throw isoError('RB_ERR_ISO_FORMAT', where, `directory size ${length} bytes cannot hold its "." and ".." records`, { dirLength: length });
-    }
-    this.checkExtent(lba, length, where, what);
-  }
-
-  private async readDirExtent(dir: DirNode, where: Where): Promise<Buffer> {
-    this.checkDirExtent(dir.lba, dir.length, where);
+  private async readDirExtent(dir: DirNode, where: Where): Promise<IsoResult<Buffer>> {
+    const extent = checkDirExtent(this.io.volumeBlocks, dir.lba, dir.length, where);
+    if (!extent.ok) return extent;
     // One positional read per directory: thousands of entries cost one syscall each directory.
-    return this.io.read(dir.lba * SECTOR_SIZE, dir.length, where);
+    return ok(await this.io.read(dir.lba * SECTOR_SIZE, dir.length, where));
   }
 
-  private readContinuation = async (ref: ContinuationRef, where: Where): Promise<Buffer> => {
-    this.checkExtent(ref.lba, ref.offset + ref.length, where, 'CE continuation area');
+  private readContinuation: ContinuationReader = async (ref, where) => {
+    const extent = checkExtent(this.io.volumeBlocks, ref.lba, ref.offset + ref.length, where, 'CE continuation area');
+    if (!extent.ok) return extent;
     let block = this.ceCache.get(ref.lba);
     if (!block) {
       block = await this.io.read(ref.lba * SECTOR_SIZE, SECTOR_SIZE, { ...where, record: `${where.record} continuation area`, lba: ref.lba });
       if (this.ceCache.size >= CE_CACHE_BLOCKS) this.ceCache.delete(this.ceCache.keys().next().value!);
       this.ceCache.set(ref.lba, block);
     }
-    return block.subarray(ref.offset, ref.offset + ref.length);
+    return ok(block.subarray(ref.offset, ref.offset + ref.length));
   };
 
   /** Best-effort name for messages about a record whose name has not been decoded (or failed to). */
   private rawLabel(identifier: Buffer): string {
-    if (this.config.naming === 'joliet' && identifier.length % 2 === 0) {
-      return decodeUtf16be(identifier, { image: this.io.image, record: '' });
-    }
+    if (this.config.naming === 'joliet' && identifier.length % 2 === 0) return utf16beText(identifier);
     return plainName(identifier) || identifier.toString('latin1');
   }
 
-  private async rockRidge(rec: DirRecord, where: Where, skip: number): Promise<RockRidgeInfo> {
+  private async rockRidge(rec: DirRecord, where: Where, skip: number): Promise<IsoResult<RockRidgeInfo>> {
     const area = rec.systemUse.subarray(Math.min(skip, rec.systemUse.length));
     const entries = await collectSuspEntries(area, where, this.readContinuation);
-    return parseRockRidge(entries, where);
+    return entries.ok ? parseRockRidge(entries.value, where) : entries;
   }
 
   /** Reads a directory's children in record order, with multi-extent records merged. */
-  async listDir(dir: DirNode): Promise<Child[]> {
+  async listDir(dir: DirNode): Promise<IsoResult<Child[]>> {
     const dirWhere = this.where(dir, 0, recordLabel('directory', dir.path));
     const buf = await this.readDirExtent(dir, dirWhere);
-    const records = parseDirectoryExtent(buf, dirWhere);
-    const rr = this.config.naming === 'rockridge';
+    if (!buf.ok) return buf;
+    const records = parseDirectoryExtent(buf.value, dirWhere);
+    if (!records.ok) return records;
     const children: Child[] = [];
     const names = new Map<string, number>();
     let pending: { child: Child; rec: DirRecord } | undefined;
 
-    for (const rec of records) {
+    for (const rec of records.value) {
       if (rec.special) continue;
-      const rawLabel = this.rawLabel(rec.identifier);
-      let where = this.where(dir, rec.offset, recordLabel('directory record', joinPath(dir.path, rawLabel)));
+      const where = this.where(dir, rec.offset, recordLabel('directory record', joinPath(dir.path, this.rawLabel(rec.identifier))));
 
       // Multi-extent continuation: same identifier as the previous record, which had flag 0x80.
       if (pending) {
         if (!rec.identifier.equals(pending.rec.identifier)) {
-          throw isoError('RB_ERR_ISO_FORMAT', where, `multi-extent file "${pending.child.entry.path}" is not continued by the next record`);
+          return fail('RB_ERR_ISO_FORMAT', where, `multi-extent file "${pending.child.entry.path}" is not continued by the next record`);
         }
-        this.addExtent(pending.child.entry, rec, where);
+        const added = this.addExtent(pending.child.entry, rec, where);
+        if (!added.ok) return added;
         pending = (rec.flags & FLAG_MULTI_EXTENT) !== 0 ? { child: pending.child, rec } : undefined;
         continue;
       }
       // Associated files are Apple resource forks and the like; they share the name of the main file.
       if (rec.flags & FLAG_ASSOCIATED) continue;
-      if (rec.unitSize !== 0 || rec.gap !== 0) {
-        throw isoError('RB_ERR_ISO_UNSUPPORTED', where, `interleaved recording (file unit size ${rec.unitSize}, gap ${rec.gap}) is not supported`, {
-          unitSize: rec.unitSize,
-          gap: rec.gap,
-        });
-      }
 
-      let name: string;
-      let info: RockRidgeInfo | undefined;
-      if (rr) {
-        info = await this.rockRidge(rec, where, this.config.suspSkip);
-        if (info.nameSpecial) {
-          throw isoError('RB_ERR_ISO_HOSTILE', where, `Rock Ridge NM entry names a child record "${info.nameSpecial === 'current' ? '.' : '..'}"`);
-        }
-        name = info.name ?? plainName(rec.identifier);
-        checkEntryName(name, where, info.name !== undefined ? 'Rock Ridge NM' : 'ISO9660');
-      } else if (this.config.naming === 'joliet') {
-        name = jolietName(rec.identifier, where);
-        checkEntryName(name, where, 'Joliet');
-      } else {
-        name = plainName(rec.identifier);
-        checkEntryName(name, where, 'ISO9660');
-      }
-      const path = joinPath(dir.path, name);
-      where = { ...where, record: recordLabel('directory record', path) };
-
-      const child = await this.makeChild(rec, info, path, name, dir, where);
+      const made = await this.recordChild(rec, dir, where);
+      if (!made.ok) return made;
+      const child = made.value;
       if (child === undefined) continue;
-      child.at = { lba: where.lba!, offset: where.offset! };
       if (!child.relocated) {
-        const prev = names.get(name);
+        const prev = names.get(child.entry.name);
         if (prev !== undefined) {
-          throw isoError('RB_ERR_ISO_HOSTILE', where, `duplicate name "${name}" in directory "/${dir.path}" (first at offset 0x${prev.toString(16)})`, { name });
+          return fail('RB_ERR_ISO_HOSTILE', this.childWhere(child), `duplicate name "${child.entry.name}" in directory "/${dir.path}" (first at offset 0x${prev.toString(16)})`, {
+            name: child.entry.name,
+          });
         }
-        names.set(name, rec.offset);
+        names.set(child.entry.name, rec.offset);
       }
       children.push(child);
       if (rec.flags & FLAG_MULTI_EXTENT) {
-        if (child.entry.type !== 'file') {
-          throw isoError('RB_ERR_ISO_FORMAT', where, `multi-extent flag on a ${child.entry.type}`);
-        }
+        if (child.entry.type !== 'file') return fail('RB_ERR_ISO_FORMAT', this.childWhere(child), `multi-extent flag on a ${child.entry.type}`);
         pending = { child, rec };
       }
     }
     if (pending) {
-      throw isoError('RB_ERR_ISO_FORMAT', dirWhere, `multi-extent file "${pending.child.entry.path}" has no final extent`);
+      return fail('RB_ERR_ISO_FORMAT', dirWhere, `multi-extent file "${pending.child.entry.path}" has no final extent`);
     }
-    return children;
+    return ok(children);
   }
 
-  private addExtent(entry: IsoEntry, rec: DirRecord, where: Where): void {
-    const lba = rec.lba + rec.extAttrLength;
-    this.checkExtent(lba, rec.dataLength, where, 'file');
-    if (rec.dataLength > 0) entry.extents.push({ lba, length: rec.dataLength });
+  /** One record of `dir` (not "." / "..", a continuation or an associated file); undefined if skipped. */
+  private async recordChild(rec: DirRecord, dir: DirNode, where: Where): Promise<IsoResult<Child | undefined>> {
+    if (rec.unitSize !== 0 || rec.gap !== 0) {
+      return fail('RB_ERR_ISO_UNSUPPORTED', where, `interleaved recording (file unit size ${rec.unitSize}, gap ${rec.gap}) is not supported`, {
+        unitSize: rec.unitSize,
+        gap: rec.gap,
+      });
+    }
+    let info: RockRidgeInfo | undefined;
+    if (this.config.naming === 'rockridge') {
+      const rr = await this.rockRidge(rec, where, this.config.suspSkip);
+      if (!rr.ok) return rr;
+      info = rr.value;
+    }
+    const name = childName(this.config.naming, rec, info, where);
+    if (!name.ok) return name;
+    const path = joinPath(dir.path, name.value);
+    const at: Where = { ...where, record: recordLabel('directory record', path) };
+    const child = await this.makeChild(rec, info, path, name.value, dir, at);
+    if (child.ok && child.value) child.value.at = { lba: at.lba!, offset: at.offset! };
+    return child;
+  }
+
+  private addExtent(entry: IsoEntry, rec: DirRecord, where: Where): IsoResult<IsoEntry> {
+    const extent = checkExtent(this.io.volumeBlocks, rec.lba + rec.extAttrLength, rec.dataLength, where, 'file');
+    if (!extent.ok) return extent;
+    if (rec.dataLength > 0) entry.extents.push(extent.value);
     entry.size += rec.dataLength;
     const volumeBytes = this.io.volumeBlocks * SECTOR_SIZE;
     if (entry.size > volumeBytes) {
-      throw isoError('RB_ERR_ISO_HOSTILE', where, `absurd size: multi-extent file totals ${entry.size} bytes, more than the ${volumeBytes}-byte volume`, {
+      return fail('RB_ERR_ISO_HOSTILE', where, `absurd size: multi-extent file totals ${entry.size} bytes, more than the ${volumeBytes}-byte volume`, {
         size: entry.size,
       });
     }
+    return ok(entry);
   }
 
-  private async makeChild(rec: DirRecord, info: RockRidgeInfo | undefined, path: string, name: string, parent: DirNode, where: Where): Promise<Child | undefined> {
+  private async makeChild(
+    rec: DirRecord,
+    info: RockRidgeInfo | undefined,
+    path: string,
+    name: string,
+    parent: DirNode,
+    where: Where,
+  ): Promise<IsoResult<Child | undefined>> {
     const isDirRecord = (rec.flags & FLAG_DIRECTORY) !== 0;
     const fmt = info?.mode !== undefined ? info.mode & S_IFMT : undefined;
     const depth = parent.depth + 1;
@@ -247,71 +296,71 @@ export class DirectoryTree {
 
     if (info?.relocated) {
       // Hidden: the directory appears where its CL placeholder is.
-      return { entry: { ...base, type: 'dir' }, relocated: true };
+      return ok({ entry: { ...base, type: 'dir' }, relocated: true });
     }
 
     if (info?.childLink !== undefined) {
-      if (isDirRecord) throw isoError('RB_ERR_ISO_FORMAT', where, 'Rock Ridge CL entry on a directory record (it belongs on a placeholder file)');
+      if (isDirRecord) return fail('RB_ERR_ISO_FORMAT', where, 'Rock Ridge CL entry on a directory record (it belongs on a placeholder file)');
       return this.followChildLink(info.childLink, base, info, depth, where);
     }
 
     if (isDirRecord) {
-      this.checkDepth(depth, where);
-      const lba = rec.lba + rec.extAttrLength;
-      this.checkDirExtent(lba, rec.dataLength, where);
-      return { entry: { ...base, type: 'dir' }, dir: { path, lba, length: rec.dataLength, depth }, relocated: false };
+      const deep = this.checkDepth(depth, where);
+      if (!deep.ok) return deep;
+      const extent = checkDirExtent(this.io.volumeBlocks, rec.lba + rec.extAttrLength, rec.dataLength, where);
+      if (!extent.ok) return extent;
+      return ok({ entry: { ...base, type: 'dir' }, dir: { path, lba: extent.value.lba, length: extent.value.length, depth }, relocated: false });
     }
 
     if (fmt === S_IFLNK || (fmt === undefined && info?.symlinkTarget !== undefined)) {
       const target = info?.symlinkTarget ?? '';
-      if (target === '') throw isoError('RB_ERR_ISO_HOSTILE', where, 'symlink has an empty or missing Rock Ridge SL target');
-      if (target.includes('\0')) throw isoError('RB_ERR_ISO_HOSTILE', where, `symlink target ${JSON.stringify(target)} contains NUL`);
-      return { entry: { ...base, type: 'symlink', symlinkTarget: target }, relocated: false };
+      if (target === '') return fail('RB_ERR_ISO_HOSTILE', where, 'symlink has an empty or missing Rock Ridge SL target');
+      if (target.includes('\0')) return fail('RB_ERR_ISO_HOSTILE', where, `symlink target ${JSON.stringify(target)} contains NUL`);
+      return ok({ entry: { ...base, type: 'symlink', symlinkTarget: target }, relocated: false });
     }
 
     if (fmt !== undefined && fmt !== S_IFREG && fmt !== S_IFDIR && fmt !== 0) {
       // Device nodes, FIFOs and sockets: nothing a boot server needs, and dangerous to recreate as root.
-      return undefined;
+      return ok(undefined);
     }
     if (info?.sparse) {
-      throw isoError('RB_ERR_ISO_UNSUPPORTED', where, 'Rock Ridge SF (sparse file) is not supported');
+      return fail('RB_ERR_ISO_UNSUPPORTED', where, 'Rock Ridge SF (sparse file) is not supported');
     }
     const entry: IsoEntry = { ...base, type: 'file' };
     if (info?.zisofs) entry.zisofs = true;
-    this.addExtent(entry, rec, where);
-    return { entry, relocated: false };
+    const added = this.addExtent(entry, rec, where);
+    return added.ok ? ok({ entry, relocated: false }) : added;
   }
 
-  private checkDepth(depth: number, where: Where): void {
+  private checkDepth(depth: number, where: Where): IsoResult<number> {
     if (depth > this.config.maxDepth) {
-      throw isoError('RB_ERR_ISO_HOSTILE', where, `directory depth ${depth} exceeds the limit of ${this.config.maxDepth}`, { depth, maxDepth: this.config.maxDepth });
+      return fail('RB_ERR_ISO_HOSTILE', where, `directory depth ${depth} exceeds the limit of ${this.config.maxDepth}`, { depth, maxDepth: this.config.maxDepth });
     }
+    return ok(depth);
   }
 
   /** CL: the directory's records (and its "." record with the real attributes) live at `lba`. */
-  private async followChildLink(lba: number, base: IsoEntry, placeholder: RockRidgeInfo, depth: number, where: Where): Promise<Child> {
-    this.checkDepth(depth, where);
-    this.checkExtent(lba, SECTOR_SIZE, where, 'Rock Ridge CL target');
-    const first = await this.io.read(lba * SECTOR_SIZE, SECTOR_SIZE, where);
-    const self = first[0] === 0 ? undefined : parseDirectoryRecord(first, 0, SECTOR_SIZE, { ...where, record: `${where.record} CL target`, lba });
-    if (!self || self.special !== 'self' || (self.flags & FLAG_DIRECTORY) === 0) {
-      throw isoError('RB_ERR_ISO_FORMAT', where, `Rock Ridge CL points at LBA ${lba}, which does not start with a directory's "." record`, { childLink: lba });
-    }
-    if (self.lba !== lba) {
-      throw isoError('RB_ERR_ISO_FORMAT', where, `Rock Ridge CL target at LBA ${lba} has a "." record pointing at LBA ${self.lba}`, { childLink: lba });
-    }
-    const selfInfo = await this.rockRidge(self, { ...where, record: `${where.record} CL target "."`, lba }, this.config.suspSkip);
-    const attrs = selfInfo.mode !== undefined ? selfInfo : placeholder;
+  private async followChildLink(lba: number, base: IsoEntry, placeholder: RockRidgeInfo, depth: number, where: Where): Promise<IsoResult<Child>> {
+    const deep = this.checkDepth(depth, where);
+    if (!deep.ok) return deep;
+    const target = checkExtent(this.io.volumeBlocks, lba, SECTOR_SIZE, where, 'Rock Ridge CL target');
+    if (!target.ok) return target;
+    const self = clTargetSelf(await this.io.read(lba * SECTOR_SIZE, SECTOR_SIZE, where), lba, where);
+    if (!self.ok) return self;
+    const selfInfo = await this.rockRidge(self.value, { ...where, record: `${where.record} CL target "."`, lba }, this.config.suspSkip);
+    if (!selfInfo.ok) return selfInfo;
+    const attrs = selfInfo.value.mode !== undefined ? selfInfo.value : placeholder;
     const entry: IsoEntry = {
       ...base,
       type: 'dir',
       mode: attrs.mode !== undefined ? attrs.mode & 0o7777 : PLAIN_DIR_MODE,
       uid: attrs.uid ?? 0,
       gid: attrs.gid ?? 0,
-      mtime: selfInfo.mtime ?? placeholder.mtime ?? self.recorded,
+      mtime: selfInfo.value.mtime ?? placeholder.mtime ?? self.value.recorded,
     };
-    this.checkDirExtent(lba, self.dataLength, where, 'Rock Ridge CL target directory');
-    return { entry, dir: { path: base.path, lba, length: self.dataLength, depth }, relocated: false };
+    const extent = checkDirExtent(this.io.volumeBlocks, lba, self.value.dataLength, where, 'Rock Ridge CL target directory');
+    if (!extent.ok) return extent;
+    return ok({ entry, dir: { path: base.path, lba, length: self.value.dataLength, depth }, relocated: false });
   }
 
   /**
@@ -319,15 +368,18 @@ export class DirectoryTree {
    * directories. libarchive hides it when it holds nothing but RE entries; so do we, to stay
    * comparable with bsdtar. A user directory of that name with real content stays visible.
    */
-  async isRrMovedShell(child: Child): Promise<boolean> {
-    if (this.config.naming !== 'rockridge' || !child.dir || child.dir.depth !== 1) return false;
-    if (child.entry.name !== 'rr_moved' && child.entry.name !== '.rr_moved') return false;
+  async isRrMovedShell(child: Child): Promise<IsoResult<boolean>> {
+    if (this.config.naming !== 'rockridge' || !child.dir || child.dir.depth !== 1) return ok(false);
+    if (child.entry.name !== 'rr_moved' && child.entry.name !== '.rr_moved') return ok(false);
     const kids = await this.listDir(child.dir);
-    return kids.every((k) => k.relocated);
+    return kids.ok ? ok(kids.value.every((k) => k.relocated)) : kids;
   }
 
-  /** Every entry, parents before children: a directory's children in record order, then each subdirectory. */
-  async *walk(): AsyncGenerator<IsoEntry> {
+  /**
+   * Every entry, parents before children: a directory's children in record order, then each
+   * subdirectory. A problem is the last thing yielded.
+   */
+  async *walk(): AsyncGenerator<IsoResult<IsoEntry>> {
     const visited = new Set<number>();
     const root = this.rootNode();
     visited.add(root.lba);
@@ -336,55 +388,64 @@ export class DirectoryTree {
     while (stack.length > 0) {
       const dir = stack.pop()!;
       const children = await this.listDir(dir);
+      if (!children.ok) {
+        yield children;
+        return;
+      }
       const subdirs: DirNode[] = [];
-      for (const child of children) {
+      for (const child of children.value) {
         if (child.relocated) continue;
-        if (dir.depth === 0 && (await this.isRrMovedShell(child))) continue;
+        if (dir.depth === 0) {
+          const shell = await this.isRrMovedShell(child);
+          if (!shell.ok) {
+            yield shell;
+            return;
+          }
+          if (shell.value) continue;
+        }
         if (child.dir) {
           if (visited.has(child.dir.lba)) {
-            throw isoError(
-              'RB_ERR_ISO_HOSTILE',
-              { image: this.io.image, record: recordLabel('directory record', child.entry.path), ...child.at },
-              `directory loop: extent ${child.dir.lba} is already part of the tree`,
-              { extentLba: child.dir.lba },
-            );
+            yield fail('RB_ERR_ISO_HOSTILE', this.childWhere(child), `directory loop: extent ${child.dir.lba} is already part of the tree`, { extentLba: child.dir.lba });
+            return;
           }
           visited.add(child.dir.lba);
           subdirs.push(child.dir);
         }
         if (++count > this.config.maxEntries) {
-          throw isoError('RB_ERR_ISO_HOSTILE', { image: this.io.image, record: recordLabel('directory record', child.entry.path), ...child.at }, `more than ${this.config.maxEntries} entries`, {
-            maxEntries: this.config.maxEntries,
-          });
+          yield fail('RB_ERR_ISO_HOSTILE', this.childWhere(child), `more than ${this.config.maxEntries} entries`, { maxEntries: this.config.maxEntries });
+          return;
         }
-        yield child.entry;
+        yield ok(child.entry);
       }
       for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]!);
     }
   }
 
   /** Descends only the directories on `path`; undefined if any component is missing. */
-  async lookup(path: string, listCached: (dir: DirNode) => Promise<Child[]>): Promise<IsoEntry | undefined> {
+  async lookup(path: string, listCached: (dir: DirNode) => Promise<IsoResult<Child[]>>): Promise<IsoResult<IsoEntry | undefined>> {
     const parts = path.split('/').filter((p) => p !== '');
-    if (parts.length === 0 || parts.some((p) => p === '.' || p === '..')) return undefined;
+    if (parts.length === 0 || parts.some((p) => p === '.' || p === '..')) return ok(undefined);
     let dir = this.rootNode();
     const seen = new Set<number>([dir.lba]);
     for (let i = 0; i < parts.length; i++) {
       const children = await listCached(dir);
-      const hit = children.find((c) => !c.relocated && c.entry.name === parts[i]);
-      if (!hit) return undefined;
-      if (i === 0 && (await this.isRrMovedShell(hit))) return undefined;
+      if (!children.ok) return children;
+      const hit = children.value.find((c) => !c.relocated && c.entry.name === parts[i]);
+      if (!hit) return ok(undefined);
+      if (i === 0) {
+        const shell = await this.isRrMovedShell(hit);
+        if (!shell.ok) return shell;
+        if (shell.value) return ok(undefined);
+      }
       // A copy: listings are cached, callers must not be able to alter them.
-      if (i === parts.length - 1) return { ...hit.entry, extents: hit.entry.extents.map((x) => ({ ...x })) };
-      if (!hit.dir) return undefined;
+      if (i === parts.length - 1) return ok({ ...hit.entry, extents: hit.entry.extents.map((x) => ({ ...x })) });
+      if (!hit.dir) return ok(undefined);
       if (seen.has(hit.dir.lba)) {
-        throw isoError('RB_ERR_ISO_HOSTILE', { image: this.io.image, record: recordLabel('directory record', hit.entry.path), ...hit.at }, `directory loop: extent ${hit.dir.lba} is already on the path`, {
-          extentLba: hit.dir.lba,
-        });
+        return fail('RB_ERR_ISO_HOSTILE', this.childWhere(hit), `directory loop: extent ${hit.dir.lba} is already on the path`, { extentLba: hit.dir.lba });
       }
       seen.add(hit.dir.lba);
       dir = hit.dir;
     }
-    return undefined;
+    return ok(undefined);
   }
 }

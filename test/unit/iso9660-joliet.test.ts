@@ -1,10 +1,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { isRhevbootError } from '../../src/errors.js';
-import { decodeUtf16be, jolietLevel, jolietName, jolietText } from '../../src/iso9660/joliet.js';
+import { decodeUtf16be, jolietLevel, jolietName, jolietText, utf16beText } from '../../src/iso9660/joliet.js';
+import type { IsoResult } from '../../src/iso9660/fail.js';
 import { utf16be } from '../helpers/iso-synth.js';
+import { value } from '../helpers/iso-results.js';
 
 const where = { image: 'j.iso', record: 'directory record "/x"', lba: 9, offset: 0x30 };
+
+const decode = (b: Buffer) => value(decodeUtf16be(b, where));
+const name = (b: Buffer) => value(jolietName(b, where));
 
 describe('Joliet', () => {
   it('detects levels from the escape sequences anywhere in the field', () => {
@@ -21,36 +25,39 @@ describe('Joliet', () => {
   });
 
   it('decodes UCS-2 / UTF-16BE including surrogate pairs', () => {
-    assert.equal(decodeUtf16be(utf16be('isolinux.cfg'), where), 'isolinux.cfg');
-    assert.equal(decodeUtf16be(utf16be('日本語 ünï'), where), '日本語 ünï');
-    assert.equal(decodeUtf16be(Buffer.from([0xd8, 0x3d, 0xde, 0x00]), where), '😀');
+    assert.equal(decode(utf16be('isolinux.cfg')), 'isolinux.cfg');
+    assert.equal(decode(utf16be('日本語 ünï')), '日本語 ünï');
+    assert.equal(decode(Buffer.from([0xd8, 0x3d, 0xde, 0x00])), '😀');
   });
 
   it('turns lone surrogates into U+FFFD instead of unencodable names', () => {
-    assert.equal(decodeUtf16be(Buffer.from([0x00, 0x61, 0xd8, 0x3d, 0x00, 0x62]), where), 'a\ufffdb');
-    assert.equal(decodeUtf16be(Buffer.from([0xde, 0x00]), where), '\ufffd');
-    assert.equal(decodeUtf16be(Buffer.from([0xd8, 0x3d]), where), '\ufffd');
+    assert.equal(decode(Buffer.from([0x00, 0x61, 0xd8, 0x3d, 0x00, 0x62])), 'a\ufffdb');
+    assert.equal(decode(Buffer.from([0xde, 0x00])), '\ufffd');
+    assert.equal(decode(Buffer.from([0xd8, 0x3d])), '\ufffd');
   });
 
-  it('rejects odd byte lengths with a located RB_ERR_ISO_FORMAT', () => {
-    assert.throws(
-      () => decodeUtf16be(Buffer.from([0, 0x61, 0]), where),
-      (e: unknown) => isRhevbootError(e, 'RB_ERR_ISO_FORMAT') && e.message === 'j.iso: directory record "/x" at LBA 9 offset 0x30: Joliet identifier has an odd byte length (3)',
-    );
+  it('reports odd byte lengths as a located RB_ERR_ISO_FORMAT problem', () => {
+    for (const r of [decodeUtf16be(Buffer.from([0, 0x61, 0]), where), jolietName(Buffer.from([0, 0x61, 0]), where)]) {
+      assert.ok(!r.ok);
+      assert.equal(r.problem.code, 'RB_ERR_ISO_FORMAT');
+      assert.equal(r.problem.message, 'j.iso: directory record "/x" at LBA 9 offset 0x30: Joliet identifier has an odd byte length (3)');
+      assert.deepEqual(r.problem.details, { nameLength: 3 });
+    }
+    assert.equal(utf16beText(Buffer.from([0, 0x61, 0])), 'a', 'labels and padded fields ignore the odd byte');
   });
 
   it('strips ";1" (and a dot left before it) but keeps other semicolons and dots', () => {
-    assert.equal(jolietName(utf16be('file.txt;1'), where), 'file.txt');
-    assert.equal(jolietName(utf16be('README.;1'), where), 'README');
-    assert.equal(jolietName(utf16be('a;b'), where), 'a;b');
-    assert.equal(jolietName(utf16be('trailing.'), where), 'trailing.');
-    assert.equal(jolietName(utf16be('x;'), where), 'x;');
+    assert.equal(name(utf16be('file.txt;1')), 'file.txt');
+    assert.equal(name(utf16be('README.;1')), 'README');
+    assert.equal(name(utf16be('a;b')), 'a;b');
+    assert.equal(name(utf16be('trailing.')), 'trailing.');
+    assert.equal(name(utf16be('x;')), 'x;');
   });
 
   it('keeps dangerous names for the walker to refuse (it validates every namespace the same way)', () => {
-    assert.equal(jolietName(utf16be('..'), where), '..');
-    assert.equal(jolietName(utf16be('a/b'), where), 'a/b');
-    assert.equal(jolietName(Buffer.from([0, 0x61, 0, 0]), where), 'a\0');
+    assert.equal(name(utf16be('..')), '..');
+    assert.equal(name(utf16be('a/b')), 'a/b');
+    assert.equal(name(Buffer.from([0, 0x61, 0, 0])), 'a\0');
   });
 
   it('decodes SVD text fields, trimming UCS-2 space padding', () => {

@@ -1,21 +1,17 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { isRhevbootError } from '../../src/errors.js';
-import { parseDirectoryExtent, parseDirectoryRecord, plainName, decodeShortDate, decodeLongDate } from '../../src/iso9660/record.js';
-import { parseVolumeDescriptor } from '../../src/iso9660/descriptors.js';
+import { parseDirectoryExtent, parseDirectoryRecord, plainName, decodeShortDate, decodeLongDate, type DirRecord } from '../../src/iso9660/record.js';
+import { parseVolumeDescriptor, checkPrimary, type VolumeDescriptor } from '../../src/iso9660/descriptors.js';
+import type { IsoProblem, IsoResult, Where } from '../../src/iso9660/fail.js';
 import { dirRecord, packRecords, shortDate, buildIso, SECTOR } from '../helpers/iso-synth.js';
+import { problem as isoProblem, value } from '../helpers/iso-results.js';
 
 const where = { image: 'unit.iso', record: 'directory "/x"', lba: 30 };
 
-function throwsIso(fn: () => unknown, code: string, re: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(isRhevbootError(err), `expected RhevbootError, got ${String(err)}`);
-    assert.equal(err.code, code);
-    assert.match(err.message, re);
-    assert.match(err.message, /^unit\.iso: /);
-    return true;
-  });
-}
+const problem = (r: IsoResult<unknown>, code: string, re: RegExp): IsoProblem => isoProblem(r, code, re, 'unit.iso: ');
+
+const record = (buf: Buffer, off: number, limit: number, w: Where): DirRecord => value(parseDirectoryRecord(buf, off, limit, w));
+const descriptor = (sector: Buffer, w: Where): VolumeDescriptor => value(parseVolumeDescriptor(sector, w));
 
 describe('directory record parsing', () => {
   it('reads fields from the little-endian half of both-endian fields', () => {
@@ -23,7 +19,7 @@ describe('directory record parsing', () => {
     // Corrupt the big-endian halves: readers must not care.
     rec.writeUInt32BE(0xdeadbeef, 6);
     rec.writeUInt32BE(0xdeadbeef, 14);
-    const r = parseDirectoryRecord(rec, 0, rec.length, where);
+    const r = record(rec, 0, rec.length, where);
     assert.equal(r.lba, 1234);
     assert.equal(r.dataLength, 56789);
     assert.equal(r.flags, 0x80);
@@ -34,15 +30,15 @@ describe('directory record parsing', () => {
 
   it('finds the System Use area after the padding byte of even-length names', () => {
     const su = Buffer.from('XYZW');
-    const even = parseDirectoryRecord(dirRecord({ name: Buffer.from('AB'), lba: 1, size: 1, su }), 0, 255, where);
-    const odd = parseDirectoryRecord(dirRecord({ name: Buffer.from('ABC'), lba: 1, size: 1, su }), 0, 255, where);
+    const even = record(dirRecord({ name: Buffer.from('AB'), lba: 1, size: 1, su }), 0, 255, where);
+    const odd = record(dirRecord({ name: Buffer.from('ABC'), lba: 1, size: 1, su }), 0, 255, where);
     assert.equal(even.systemUse.subarray(0, 4).toString(), 'XYZW');
     assert.equal(odd.systemUse.subarray(0, 4).toString(), 'XYZW');
   });
 
   it('recognises "." and ".." by their identifier bytes', () => {
-    const dot = parseDirectoryRecord(dirRecord({ name: Buffer.from([0]), lba: 5, size: 2048, flags: 2 }), 0, 255, where);
-    const dotdot = parseDirectoryRecord(dirRecord({ name: Buffer.from([1]), lba: 5, size: 2048, flags: 2 }), 0, 255, where);
+    const dot = record(dirRecord({ name: Buffer.from([0]), lba: 5, size: 2048, flags: 2 }), 0, 255, where);
+    const dotdot = record(dirRecord({ name: Buffer.from([1]), lba: 5, size: 2048, flags: 2 }), 0, 255, where);
     assert.equal(dot.special, 'self');
     assert.equal(dotdot.special, 'parent');
   });
@@ -53,7 +49,7 @@ describe('directory record parsing', () => {
     for (let i = 0; i < 60; i++) recs.push(dirRecord({ name: Buffer.from(`F${String(i).padStart(4, '0')}.TXT;1`), lba: 21 + i, size: i }));
     const buf = packRecords(recs);
     assert.ok(buf.length > SECTOR, 'fixture spans two sectors');
-    const parsed = parseDirectoryExtent(buf, where);
+    const parsed = value(parseDirectoryExtent(buf, where));
     assert.equal(parsed.length, 61);
     assert.equal(parsed[60]!.dataLength, 59);
     assert.ok(parsed.some((r) => r.offset === SECTOR), 'a record starts exactly at the sector boundary');
@@ -63,7 +59,7 @@ describe('directory record parsing', () => {
     const buf = Buffer.alloc(SECTOR + 100);
     buf[SECTOR - 10] = 60; // a 60-byte record starting 10 bytes before the boundary
     buf[SECTOR - 10 + 32] = 1;
-    throwsIso(() => parseDirectoryRecord(buf, SECTOR - 10, SECTOR, where), 'RB_ERR_ISO_FORMAT', /crosses a sector boundary/);
+    problem(parseDirectoryRecord(buf, SECTOR - 10, SECTOR, where), 'RB_ERR_ISO_FORMAT', /crosses a sector boundary/);
     // Same through the extent walker: a record at SECTOR-10 must be preceded by real records.
     const ext = Buffer.alloc(2 * SECTOR);
     let off = 0;
@@ -74,17 +70,18 @@ describe('directory record parsing', () => {
     }
     ext[off] = SECTOR - off + 2; // claims 2 bytes more than the sector has left
     ext[off + 32] = 1;
-    throwsIso(() => parseDirectoryExtent(ext, where), 'RB_ERR_ISO_FORMAT', /crosses a sector boundary/);
+    problem(parseDirectoryExtent(ext, where), 'RB_ERR_ISO_FORMAT', /crosses a sector boundary/);
   });
 
   it('rejects short records and identifiers longer than the record, never with a RangeError', () => {
-    throwsIso(() => parseDirectoryRecord(Buffer.from([20, ...Buffer.alloc(40)]), 0, 2048, where), 'RB_ERR_ISO_FORMAT', /shorter than the minimum/);
+    problem(parseDirectoryRecord(Buffer.from([20, ...Buffer.alloc(40)]), 0, 2048, where), 'RB_ERR_ISO_FORMAT', /shorter than the minimum/);
     const rec = dirRecord({ name: Buffer.from('NAME'), lba: 1, size: 1 });
     rec[32] = 200;
-    throwsIso(() => parseDirectoryRecord(rec, 0, 2048, where), 'RB_ERR_ISO_FORMAT', /identifier length 200/);
+    problem(parseDirectoryRecord(rec, 0, 2048, where), 'RB_ERR_ISO_FORMAT', /identifier length 200/);
     // Record running past the end of the buffer.
     const cut = dirRecord({ name: Buffer.from('NAME'), lba: 1, size: 1 }).subarray(0, 30);
-    throwsIso(() => parseDirectoryRecord(cut, 0, 2048, where), 'RB_ERR_ISO_FORMAT', /crosses a sector boundary or the end/);
+    problem(parseDirectoryRecord(cut, 0, 2048, where), 'RB_ERR_ISO_FORMAT', /crosses a sector boundary or the end/);
+    problem(parseDirectoryRecord(cut, 30, 2048, where), 'RB_ERR_ISO_FORMAT', /starts outside its extent/);
   });
 
   it('names the image, record, LBA and offset in errors', () => {
@@ -92,14 +89,10 @@ describe('directory record parsing', () => {
     dirRecord({ name: Buffer.from('OK'), lba: 1, size: 1 }).copy(buf, 0);
     const first = buf[0]!;
     buf[first] = 10; // garbage record right after the first one
-    try {
-      parseDirectoryExtent(buf, where);
-      assert.fail('should throw');
-    } catch (err) {
-      assert.ok(isRhevbootError(err, 'RB_ERR_ISO_FORMAT'));
-      assert.equal(err.message.startsWith(`unit.iso: directory "/x" at LBA 30 offset 0x${first.toString(16)}: `), true, err.message);
-      assert.equal(err.details.offset, first);
-    }
+    const p = problem(parseDirectoryExtent(buf, where), 'RB_ERR_ISO_FORMAT', /length 10 is shorter than the minimum 34/);
+    assert.equal(p.message, `unit.iso: directory "/x" at LBA 30 offset 0x${first.toString(16)}: directory record length 10 is shorter than the minimum 34`);
+    assert.deepEqual(p.where, { ...where, offset: first });
+    assert.deepEqual(p.details, { recordLength: 10 });
   });
 });
 
@@ -135,7 +128,7 @@ describe('volume descriptors', () => {
   it('classifies PVD, Joliet SVD, boot record and terminator', () => {
     const { image } = buildIso({ root: [{ name: 'A.TXT;1', data: Buffer.from('a') }], joliet: [{ name: 'a.txt', data: Buffer.from('a') }], bootCatalog: Buffer.alloc(SECTOR), volumeId: 'VOL_ONE' });
     const w = { image: 'unit.iso', record: 'vd' };
-    const kinds = [16, 17, 18, 19].map((lba) => parseVolumeDescriptor(image.subarray(lba * SECTOR, (lba + 1) * SECTOR), w));
+    const kinds = [16, 17, 18, 19].map((lba) => descriptor(image.subarray(lba * SECTOR, (lba + 1) * SECTOR), w));
     assert.deepEqual(
       kinds.map((k) => k.kind),
       ['primary', 'joliet', 'boot', 'terminator'],
@@ -156,6 +149,22 @@ describe('volume descriptors', () => {
   it('reports UDF recognition sequence sectors as foreign', () => {
     const s = Buffer.alloc(SECTOR);
     s.write('BEA01', 1, 'latin1');
-    assert.deepEqual(parseVolumeDescriptor(s, { image: 'u.iso', record: 'vd' }), { kind: 'foreign', ident: 'BEA01' });
+    assert.deepEqual(descriptor(s, { image: 'u.iso', record: 'vd' }), { kind: 'foreign', ident: 'BEA01' });
+  });
+
+  it('reports short sectors, bad root records and unusable PVDs as problems', () => {
+    const w = { image: 'unit.iso', record: 'volume descriptor', lba: 16 };
+    problem(parseVolumeDescriptor(Buffer.alloc(100), w), 'RB_ERR_ISO_FORMAT', /^unit\.iso: volume descriptor at LBA 16: volume descriptor is 100 bytes, expected 2048$/);
+    const { image } = buildIso({ root: [{ name: 'A.TXT;1', data: Buffer.from('a') }] });
+    const pvd = Buffer.from(image.subarray(16 * SECTOR, 17 * SECTOR));
+    pvd[156] = 40; // root record claims 40 bytes: it would spill into the volume set id
+    problem(parseVolumeDescriptor(pvd, w), 'RB_ERR_ISO_FORMAT', /^unit\.iso: primary volume descriptor root directory record at LBA 16 offset 0x9c: directory record of 40 bytes crosses/);
+    const good = descriptor(image.subarray(16 * SECTOR, 17 * SECTOR), w);
+    assert.ok(good.kind === 'primary');
+    assert.equal(value(checkPrimary(good.info, w)), good.info);
+    const p = problem(checkPrimary({ ...good.info, blockSize: 512 }, w), 'RB_ERR_ISO_UNSUPPORTED', /logical block size 512 is not supported/);
+    assert.deepEqual(p.details, { blockSize: 512 });
+    problem(checkPrimary({ ...good.info, volumeBlocks: 16 }, w), 'RB_ERR_ISO_FORMAT', /volume space size 16 blocks is too small/);
+    problem(checkPrimary({ ...good.info, root: { ...good.info.root, flags: 0 } }, w), 'RB_ERR_ISO_FORMAT', /root directory record is not flagged as a directory/);
   });
 });
