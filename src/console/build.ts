@@ -1,7 +1,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundleConsole } from './bundle.js';
+import { bundleConsole } from '../http/console-bundle.js';
 
 /**
  * `npm run build` step: writes dist/console/{index.html,app.js,app.css}, which the console route

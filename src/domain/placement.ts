@@ -14,7 +14,7 @@
  * Weighers: `spread` (default) puts the VM where most memory stays free, `pack` where least does,
  * filling hosts before opening new ones. Ties go to the host name, so a plan is reproducible.
  */
-import type { HostInfo, ImageInfo } from '../virt/driver.js';
+import type { HostInfo, ImageInfo } from './hypervisor.js';
 
 export type Weigher = 'spread' | 'pack';
 export const WEIGHERS: readonly Weigher[] = ['spread', 'pack'];

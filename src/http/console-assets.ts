@@ -34,7 +34,7 @@ async function load(log: Logger, dir: string): Promise<Map<string, ConsoleAsset>
     // Running from source: bundle in memory. esbuild is a devDependency, so a package without a
     // built console (someone ran tsc alone) fails here with a message rather than at startup.
     const started = Date.now();
-    const { bundleConsole } = await import('../console/bundle.js');
+    const { bundleConsole } = await import('./console-bundle.js');
     files = await bundleConsole();
     log.info({ ms: Date.now() - started }, `console bundled in memory from source (no ${dir}/app.js)`);
   }

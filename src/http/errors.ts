@@ -1,10 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { httpStatusFor, isRhevbootError } from '../errors.js';
-
-/** The one error body every API route returns: a stable code, a message for humans, details. */
-export interface ApiErrorBody {
-  error: { code: string; message: string; details?: Record<string, unknown> };
-}
+import { ERRORS, httpStatusFor, isRhevbootError } from '../errors.js';
+import type { ApiErrorBody } from './api-types.js';
 
 export const errorBodySchema = {
   type: 'object',
@@ -26,16 +22,16 @@ export function installErrorHandlers(app: FastifyInstance): void {
       return reply.status(status).send({ error: { code: err.code, message: err.message, details: err.details } } satisfies ApiErrorBody);
     }
     if (err.validation) {
-      return reply.status(400).send({ error: { code: 'RB_ERR_INVALID', message: `invalid request: ${err.message}` } } satisfies ApiErrorBody);
+      return reply.status(ERRORS.RB_ERR_INVALID.status).send({ error: { code: 'RB_ERR_INVALID', message: `invalid request: ${err.message}` } } satisfies ApiErrorBody);
     }
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       // fastify's own 4xx (bad JSON, body too large, unsupported media type) keep their status.
       return reply.status(err.statusCode).send({ error: { code: err.code ?? 'RB_ERR_INVALID', message: err.message } } satisfies ApiErrorBody);
     }
     req.log.error({ err }, 'unexpected error');
-    return reply.status(500).send({ error: { code: 'RB_ERR_INTERNAL', message: 'internal error; see the appliance log' } } satisfies ApiErrorBody);
+    return reply.status(ERRORS.RB_ERR_INTERNAL.status).send({ error: { code: 'RB_ERR_INTERNAL', message: 'internal error; see the appliance log' } } satisfies ApiErrorBody);
   });
   app.setNotFoundHandler((req, reply) =>
-    reply.status(404).send({ error: { code: 'RB_ERR_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } } satisfies ApiErrorBody),
+    reply.status(ERRORS.RB_ERR_NOT_FOUND.status).send({ error: { code: 'RB_ERR_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } } satisfies ApiErrorBody),
   );
 }

@@ -1,21 +1,12 @@
+import type { HypervisorView } from '../domain/hypervisor.js';
 import type { NodeRecord } from '../domain/node.js';
+
+export type { HypervisorView };
 import { RhevbootError } from '../errors.js';
 import type { Host, RhevmClient } from '../rhevm/index.js';
 import type { Store } from '../store/store.js';
 import type { EngineService } from './engines.js';
 import type { EventService } from '../events/events.js';
-
-export interface HypervisorView {
-  engine: string;
-  id: string;
-  name: string;
-  address: string | null;
-  status: string | null;
-  statusDetail: string | null;
-  type: string | null;
-  /** The rhevboot node this host is, when one matches by name or address. */
-  node: string | null;
-}
 
 /** Whether an engine host is this node: same short name (hosts register under their FQDN) or address. */
 function isNode(host: Host, node: NodeRecord): boolean {

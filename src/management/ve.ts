@@ -8,6 +8,7 @@
  */
 import { RhevbootError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { sleep } from '../util/sleep.js';
 import { isEngineFault, RhevmError, type Cluster, type DataCenter, type Host, type Network, type RhevmClient, type StorageDomain } from '../rhevm/index.js';
 import type { EngineService } from './engines.js';
 import type { EventService } from '../events/events.js';
@@ -486,7 +487,7 @@ export class VeService {
       if (Date.now() + this.opts.pollIntervalMs > deadline) {
         throw new RhevmError('RB_ERR_RHEVM_TIMEOUT', `waiting for ${what}: still ${st || 'without a status'} after ${Math.round(this.opts.timeoutMs / 1000)} s`, { state: st });
       }
-      await new Promise((res) => setTimeout(res, this.opts.pollIntervalMs));
+      await sleep(this.opts.pollIntervalMs);
     }
   }
 
@@ -494,7 +495,7 @@ export class VeService {
     const deadline = Date.now() + this.opts.timeoutMs;
     while ((await get()) !== undefined) {
       if (Date.now() + this.opts.pollIntervalMs > deadline) throw new RhevmError('RB_ERR_RHEVM_TIMEOUT', `waiting for ${what}: still there after ${Math.round(this.opts.timeoutMs / 1000)} s`);
-      await new Promise((res) => setTimeout(res, this.opts.pollIntervalMs));
+      await sleep(this.opts.pollIntervalMs);
     }
   }
 

@@ -12,13 +12,14 @@
  */
 import { RhevbootError, httpStatusFor, isRhevbootError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { HostInfo, ImageInfo } from '../domain/hypervisor.js';
 import { normaliseMac, validateNodeName, type NodeRecord } from '../domain/node.js';
 import { compareNodeNames, expandNames, NoderangeError } from '../domain/noderange.js';
 import { NoValidHostError, placeMany, requestProblem, WEIGHERS, type ImagesByManager, type Placement, type Weigher } from '../domain/placement.js';
 import { EngineFault } from '../rhevm/index.js';
 import type { EngineRecord, Store } from '../store/store.js';
 import { mapLimit } from '../util/map-limit.js';
-import type { DiskSpec, HostInfo, HypervisorDriver, ImageInfo, NicSpec, PowerAction, VmChanges, VmInfo, VmSpec } from '../virt/driver.js';
+import type { DiskSpec, HypervisorDriver, NicSpec, PowerAction, VmChanges, VmInfo, VmSpec } from '../virt/driver.js';
 import { driverFor } from './drivers.js';
 import type { EngineService } from './engines.js';
 import type { EventService } from '../events/events.js';
@@ -88,18 +89,18 @@ export interface VmServiceDeps {
 
 /** The drivers one operation uses, opened on first use and closed together. */
 class DriverSet {
-  readonly #open = new Map<string, Promise<HypervisorDriver>>();
+  private readonly opened = new Map<string, Promise<HypervisorDriver>>();
   constructor(private readonly open: (name: string) => Promise<HypervisorDriver>) {}
   get(name: string): Promise<HypervisorDriver> {
-    let d = this.#open.get(name);
+    let d = this.opened.get(name);
     if (!d) {
       d = this.open(name);
-      this.#open.set(name, d);
+      this.opened.set(name, d);
     }
     return d;
   }
   async close(): Promise<void> {
-    await Promise.all([...this.#open.values()].map(async (p) => (await p.catch(() => undefined))?.close().catch(() => undefined)));
+    await Promise.all([...this.opened.values()].map(async (p) => (await p.catch(() => undefined))?.close().catch(() => undefined)));
   }
 }
 
@@ -110,41 +111,41 @@ interface Target {
 }
 
 export class VmService {
-  readonly #concurrency: number;
+  private readonly concurrency: number;
 
   constructor(private readonly deps: VmServiceDeps) {
-    this.#concurrency = deps.concurrency ?? 16;
+    this.concurrency = deps.concurrency ?? 16;
   }
 
   // ---- create and placement ------------------------------------------------------------------
 
   /** Places the VMs of a request without creating anything (`--dry-run`, POST /placement/explain). */
   async explain(req: VmCreateRequest): Promise<PlanView> {
-    const names = this.#newNames(req.names);
-    return this.#withDrivers((ds) => this.#plan(ds, names, req));
+    const names = this.newNames(req.names);
+    return this.withDrivers((ds) => this.plan(ds, names, req));
   }
 
   async create(req: VmCreateRequest): Promise<CreateOutcome> {
-    const names = this.#newNames(req.names);
-    const nics = this.#checkSpec(req, names);
-    await this.#macsFree(names, nics);
-    return this.#withDrivers(async (ds) => {
+    const names = this.newNames(req.names);
+    const nics = this.checkSpec(req, names);
+    await this.macsFree(names, nics);
+    return this.withDrivers(async (ds) => {
       let placements: Placement[] | undefined;
       let warnings: string[] | undefined;
       // Where each VM goes: a named host (its manager found if not given), a named manager (its own
       // scheduler decides at start), or the placement across every manager.
       const where = new Map<string, { manager: string; host?: HostInfo }>();
       if (req.host) {
-        const h = await this.#findHost(ds, req.host, req.manager);
+        const h = await this.findHost(ds, req.host, req.manager);
         for (const n of names) where.set(n, { manager: h.manager, host: h });
       } else if (req.manager) {
-        await this.#engine(req.manager);
+        await this.engine(req.manager);
         for (const n of names) where.set(n, { manager: req.manager });
       } else {
-        ({ placements, warnings } = await this.#plan(ds, names, req));
+        ({ placements, warnings } = await this.plan(ds, names, req));
         for (const p of placements) where.set(p.vm, { manager: p.host.manager, host: p.host });
       }
-      const results = await this.#each(names, async (name) => {
+      const results = await this.each(names, async (name) => {
         const w = where.get(name)!;
         const d = await ds.get(w.manager);
         const spec: VmSpec = {
@@ -160,18 +161,18 @@ export class VmService {
           ...(nics && { nics }),
         };
         const vm = await d.createVm(spec, w.host ? { host: w.host.name } : {});
-        const nodeNote = await this.#recordNode(vm, { host: w.host?.name, arch: w.host?.arch, cluster: spec.cluster });
-        await this.#event('vm.created', name, `VM ${name} created on ${vm.manager}${w.host ? ` (host ${w.host.name})` : ''}`, { manager: vm.manager, host: w.host?.name ?? null, macs: vm.macs });
+        const nodeNote = await this.recordNode(vm, { host: w.host?.name, arch: w.host?.arch, cluster: spec.cluster });
+        await this.event('vm.created', name, `VM ${name} created on ${vm.manager}${w.host ? ` (host ${w.host.name})` : ''}`, { manager: vm.manager, host: w.host?.name ?? null, macs: vm.macs });
         return { vm, message: `created on ${vm.manager}${w.host ? ` host ${w.host.name}` : ''}${vm.macs.length ? `, MAC ${vm.macs.join(' ')}` : ''}${nodeNote}` };
       });
       return { results, ...(placements && { placements }), ...(warnings && { warnings }) };
     });
   }
 
-  async #plan(ds: DriverSet, names: string[], req: VmCreateRequest): Promise<PlanView> {
+  private async plan(ds: DriverSet, names: string[], req: VmCreateRequest): Promise<PlanView> {
     const weigher = req.weigher ?? 'spread';
     if (!WEIGHERS.includes(weigher)) throw new RhevbootError('RB_ERR_INVALID', `weigher must be one of ${WEIGHERS.join(', ')}`, { field: 'weigher' });
-    const managers = req.manager ? [await this.#engine(req.manager)] : await this.deps.store.engines.list();
+    const managers = req.manager ? [await this.engine(req.manager)] : await this.deps.store.engines.list();
     const warnings: string[] = [];
     const hosts: HostInfo[] = [];
     const images = new Map<string, ImageInfo[]>();
@@ -211,11 +212,11 @@ export class VmService {
 
   /** VMs of every manager (or of a noderange), with the node table's MACs where the driver gave none. */
   async list(range?: string): Promise<{ vms: VmRow[]; warnings: string[] }> {
-    const wanted = range ? new Set((await this.#targets(range, { locate: false })).map((t) => t.name)) : undefined;
+    const wanted = range ? new Set((await this.targets(range, { locate: false })).map((t) => t.name)) : undefined;
     const nodes = new Map((await this.deps.store.nodes.list()).map((n) => [n.name, n]));
     const warnings: string[] = [];
     const rows: VmRow[] = [];
-    await this.#withDrivers(async (ds) => {
+    await this.withDrivers(async (ds) => {
       await Promise.all(
         (await this.deps.store.engines.list()).map(async (m) => {
           try {
@@ -237,44 +238,44 @@ export class VmService {
   async change(range: string, changes: VmChanges): Promise<VmResult[]> {
     if (!Object.values(changes).some((v) => v !== undefined && (!Array.isArray(v) || v.length))) throw new RhevbootError('RB_ERR_INVALID', 'nothing to change: give --memory, --cpus, --boot, --display, --add-disk, --add-nic or --rm-nic', {});
     if (changes.memoryMiB !== undefined && (!Number.isInteger(changes.memoryMiB) || changes.memoryMiB <= 0)) throw new RhevbootError('RB_ERR_INVALID', 'memory must be a positive size', { field: 'memoryMiB' });
-    return this.#onTargets(range, async (t, d) => {
+    return this.onTargets(range, async (t, d) => {
       const vm = await d.updateVm(t.name, changes);
-      if (changes.addNics?.length || changes.removeNics?.length) await this.#recordNode(vm, {});
-      await this.#event('vm.changed', t.name, `VM ${t.name} changed: ${Object.keys(changes).join(', ')}`, { manager: vm.manager, fields: Object.keys(changes) });
+      if (changes.addNics?.length || changes.removeNics?.length) await this.recordNode(vm, {});
+      await this.event('vm.changed', t.name, `VM ${t.name} changed: ${Object.keys(changes).join(', ')}`, { manager: vm.manager, fields: Object.keys(changes) });
       return { vm, message: `changed (${describeChanges(changes)})` };
     });
   }
 
   async remove(range: string, opts: { keepDisks?: boolean; force?: boolean } = {}): Promise<VmResult[]> {
-    return this.#onTargets(range, async (t, d) => {
+    return this.onTargets(range, async (t, d) => {
       await d.removeVm(t.name, { disks: !opts.keepDisks, ...(opts.force && { force: true }) });
       // The node goes with the VM only when it is that VM's node (not a bare-metal namesake).
       const node = await this.deps.store.nodes.get(t.name);
       const dropNode = node && node.attrs['vm.manager'] === d.name;
       if (dropNode) await this.deps.nodes.remove(t.name);
-      await this.#event('vm.removed', t.name, `VM ${t.name} removed from ${d.name}${opts.keepDisks ? ' (disks kept)' : ''}`, { manager: d.name, keepDisks: !!opts.keepDisks });
+      await this.event('vm.removed', t.name, `VM ${t.name} removed from ${d.name}${opts.keepDisks ? ' (disks kept)' : ''}`, { manager: d.name, keepDisks: !!opts.keepDisks });
       return { message: `removed from ${d.name}${opts.keepDisks ? ', disks kept' : ''}${dropNode ? ', node removed' : ''}` };
     });
   }
 
   async power(range: string, action: PowerAction): Promise<VmResult[]> {
     if (!POWER_ACTIONS.includes(action)) throw new RhevbootError('RB_ERR_INVALID', `power action must be one of ${POWER_ACTIONS.join(', ')}`, { field: 'action' });
-    return this.#onTargets(range, async (t, d) => {
+    return this.onTargets(range, async (t, d) => {
       const vm = await d.power(t.name, action);
       if (action !== 'status') {
-        if (vm.host && t.node && t.node.attrs['vm.host'] !== vm.host) await this.#setAttrs(t.node, { 'vm.host': vm.host });
-        await this.#event('vm.power', t.name, `VM ${t.name}: ${action} -> ${vm.state}`, { manager: vm.manager, action, state: vm.state, host: vm.host ?? null });
+        if (vm.host && t.node && t.node.attrs['vm.host'] !== vm.host) await this.setAttrs(t.node, { 'vm.host': vm.host });
+        await this.event('vm.power', t.name, `VM ${t.name}: ${action} -> ${vm.state}`, { manager: vm.manager, action, state: vm.state, host: vm.host ?? null });
       }
       return { vm, message: `${vm.state}${vm.host ? ` on ${vm.host}` : ''}` };
     });
   }
 
   async migrate(range: string, opts: { host?: string } = {}): Promise<VmResult[]> {
-    return this.#onTargets(range, async (t, d) => {
+    return this.onTargets(range, async (t, d) => {
       const before = t.node?.attrs['vm.host'];
       const vm = await d.migrate(t.name, opts.host ? { host: opts.host } : {});
-      if (t.node && vm.host) await this.#setAttrs(t.node, { 'vm.host': vm.host });
-      await this.#event('vm.migrated', t.name, `VM ${t.name} migrated to ${vm.host ?? '?'}`, { manager: vm.manager, from: before ?? null, to: vm.host ?? null });
+      if (t.node && vm.host) await this.setAttrs(t.node, { 'vm.host': vm.host });
+      await this.event('vm.migrated', t.name, `VM ${t.name} migrated to ${vm.host ?? '?'}`, { manager: vm.manager, from: before ?? null, to: vm.host ?? null });
       return { vm, message: `migrated${before ? ` from ${before}` : ''} to ${vm.host ?? '(unknown host)'}` };
     });
   }
@@ -284,10 +285,10 @@ export class VmService {
    * while it copies). A failure part-way reports each name: those made are kept (and are nodes).
    */
   async clone(source: string, range: string): Promise<VmResult[]> {
-    const names = this.#newNames(range);
+    const names = this.newNames(range);
     if (names.includes(source)) throw new RhevbootError('RB_ERR_INVALID', `${source} cannot be cloned onto itself`, { field: 'names' });
-    return this.#withDrivers(async (ds) => {
-      const [src] = await this.#locate(ds, [{ name: source, ...(await this.#nodeOf(source)) }]);
+    return this.withDrivers(async (ds) => {
+      const [src] = await this.locate(ds, [{ name: source, ...(await this.nodeOf(source)) }]);
       if (!src?.manager) throw new RhevbootError('RB_ERR_NOT_FOUND', `no VM named ${source} on any manager`, { vm: source });
       const d = await ds.get(src.manager);
       const host = src.node?.attrs['vm.host'];
@@ -303,11 +304,11 @@ export class VmService {
       for (const name of names) {
         const vm = made.find((v) => v.name === name);
         if (!vm) {
-          results.push(this.#failed(name, failure ?? new RhevbootError('RB_ERR_RHEVM_STATE', `${name} was not made`)));
+          results.push(this.failed(name, failure ?? new RhevbootError('RB_ERR_RHEVM_STATE', `${name} was not made`)));
           continue;
         }
-        const note = await this.#recordNode(vm, { ...(host && { host }), ...(src.node?.arch && { arch: src.node.arch }) });
-        await this.#event('vm.created', name, `VM ${name} cloned from ${source} on ${vm.manager}`, { manager: vm.manager, source, macs: vm.macs });
+        const note = await this.recordNode(vm, { ...(host && { host }), ...(src.node?.arch && { arch: src.node.arch }) });
+        await this.event('vm.created', name, `VM ${name} cloned from ${source} on ${vm.manager}`, { manager: vm.manager, source, macs: vm.macs });
         results.push({ name, ok: true, vm, message: `cloned from ${source} on ${vm.manager}${vm.macs.length ? `, MAC ${vm.macs.join(' ')}` : ''}${note}` });
       }
       return results;
@@ -316,8 +317,8 @@ export class VmService {
 
   // ---- internals -----------------------------------------------------------------------------
 
-  async #withDrivers<T>(fn: (ds: DriverSet) => Promise<T>): Promise<T> {
-    const ds = new DriverSet(async (name) => this.#driver(await this.#engine(name)));
+  private async withDrivers<T>(fn: (ds: DriverSet) => Promise<T>): Promise<T> {
+    const ds = new DriverSet(async (name) => this.driver(await this.engine(name)));
     try {
       return await fn(ds);
     } finally {
@@ -325,19 +326,19 @@ export class VmService {
     }
   }
 
-  #driver(e: EngineRecord): Promise<HypervisorDriver> {
+  private driver(e: EngineRecord): Promise<HypervisorDriver> {
     if (this.deps.driverFor) return this.deps.driverFor(e);
     return driverFor(e, { engines: this.deps.engines, log: this.deps.log, ...(this.deps.pollIntervalMs !== undefined && { pollIntervalMs: this.deps.pollIntervalMs }) });
   }
 
-  async #engine(name: string): Promise<EngineRecord> {
+  private async engine(name: string): Promise<EngineRecord> {
     const e = await this.deps.store.engines.get(name);
     if (!e) throw new RhevbootError('RB_ERR_NOT_FOUND', `no manager named ${name} (rhevboot rhevm ls)`, { field: 'manager', manager: name });
     return e;
   }
 
   /** New names from a noderange, each a valid node name (a VM is a node). */
-  #newNames(range: string): string[] {
+  private newNames(range: string): string[] {
     let names: string[];
     try {
       names = expandNames(range);
@@ -353,7 +354,7 @@ export class VmService {
   }
 
   /** Checks what is the same for every VM; returns the NICs with canonical MACs. */
-  #checkSpec(req: VmCreateRequest, names: string[]): NicSpec[] | undefined {
+  private checkSpec(req: VmCreateRequest, names: string[]): NicSpec[] | undefined {
     if (!Number.isInteger(req.memoryMiB) || req.memoryMiB <= 0) throw new RhevbootError('RB_ERR_INVALID', 'memory must be a positive size (e.g. 2G)', { field: 'memoryMiB' });
     for (const [i, d] of (req.disks ?? []).entries()) {
       if (!Number.isInteger(d.sizeMiB) || d.sizeMiB <= 0) throw new RhevbootError('RB_ERR_INVALID', `disk ${i + 1}: size must be a positive size (e.g. 20G)`, { field: 'disks' });
@@ -368,7 +369,7 @@ export class VmService {
     return nics;
   }
 
-  async #macsFree(names: string[], nics: NicSpec[] | undefined): Promise<void> {
+  private async macsFree(names: string[], nics: NicSpec[] | undefined): Promise<void> {
     const macs = (nics ?? []).map((n) => n.mac).filter((m): m is string => !!m);
     if (!macs.length) return;
     const holders = await this.deps.store.nodes.holders({ macs, ips: [] });
@@ -377,8 +378,8 @@ export class VmService {
     }
   }
 
-  async #findHost(ds: DriverSet, host: string, manager?: string): Promise<HostInfo> {
-    const managers = manager ? [await this.#engine(manager)] : await this.deps.store.engines.list();
+  private async findHost(ds: DriverSet, host: string, manager?: string): Promise<HostInfo> {
+    const managers = manager ? [await this.engine(manager)] : await this.deps.store.engines.list();
     const found: HostInfo[] = [];
     await Promise.all(managers.map(async (m) => found.push(...(await (await ds.get(m.name)).listHosts()).filter((h) => h.name === host || h.name.split('.')[0] === host))));
     if (!found.length) throw new RhevbootError('RB_ERR_NOT_FOUND', `no host named ${host} on ${manager ?? 'any manager'}`, { field: 'host', host });
@@ -386,7 +387,7 @@ export class VmService {
     return found[0]!;
   }
 
-  async #nodeOf(name: string): Promise<{ node?: NodeRecord; manager?: string }> {
+  private async nodeOf(name: string): Promise<{ node?: NodeRecord; manager?: string }> {
     const node = await this.deps.store.nodes.get(name);
     return node ? { node, ...(node.attrs['vm.manager'] && { manager: node.attrs['vm.manager'] }) } : {};
   }
@@ -396,7 +397,7 @@ export class VmService {
    * node table, else the names it spells (VMs made outside rhevboot). Their managers come from
    * the node's `vm.manager`, or by asking every manager once.
    */
-  async #targets(range: string, opts: { locate: boolean; ds?: DriverSet }): Promise<Target[]> {
+  private async targets(range: string, opts: { locate: boolean; ds?: DriverSet }): Promise<Target[]> {
     // A noderange names existing nodes (and silently skips names of a bracket range that are not
     // nodes); a VM need not be a node, so the names the range spells are added back.
     let nodes: NodeRecord[] = [];
@@ -416,15 +417,15 @@ export class VmService {
     const groups = new Set(all.flatMap((n) => n.groups));
     const have = new Set(nodes.map((n) => n.name));
     const extra = spelled.filter((n) => !have.has(n) && !groups.has(n));
-    if (extra.length) this.#newNames(extra.join(','));
+    if (extra.length) this.newNames(extra.join(','));
     const targets: Target[] = [
       ...nodes.map((node) => ({ name: node.name, node, ...(node.attrs['vm.manager'] && { manager: node.attrs['vm.manager'] }) })),
       ...extra.map((name) => ({ name })),
     ].sort((x, y) => compareNodeNames(x.name, y.name));
-    return opts.locate && opts.ds ? this.#locate(opts.ds, targets) : targets;
+    return opts.locate && opts.ds ? this.locate(opts.ds, targets) : targets;
   }
 
-  async #locate(ds: DriverSet, targets: Target[]): Promise<Target[]> {
+  private async locate(ds: DriverSet, targets: Target[]): Promise<Target[]> {
     if (targets.every((t) => t.manager)) return targets;
     const where = new Map<string, string>();
     await Promise.all(
@@ -439,10 +440,10 @@ export class VmService {
     return targets.map((t) => (t.manager || !where.has(t.name) ? t : { ...t, manager: where.get(t.name)! }));
   }
 
-  async #onTargets(range: string, fn: (t: Target, d: HypervisorDriver) => Promise<{ vm?: VmInfo; message: string }>): Promise<VmResult[]> {
-    return this.#withDrivers(async (ds) => {
-      const targets = await this.#targets(range, { locate: true, ds });
-      const results = await this.#each(
+  private async onTargets(range: string, fn: (t: Target, d: HypervisorDriver) => Promise<{ vm?: VmInfo; message: string }>): Promise<VmResult[]> {
+    return this.withDrivers(async (ds) => {
+      const targets = await this.targets(range, { locate: true, ds });
+      const results = await this.each(
         targets.map((t) => t.name),
         async (_name, i) => {
           const t = targets[i]!;
@@ -454,19 +455,19 @@ export class VmService {
     });
   }
 
-  async #each(names: string[], fn: (name: string, i: number) => Promise<{ vm?: VmInfo; message: string }>): Promise<VmResult[]> {
-    const settled = await mapLimit(names, this.#concurrency, fn);
-    return settled.map((s, i) => (s.ok ? { name: names[i]!, ok: true, message: s.value.message, ...(s.value.vm && { vm: s.value.vm }) } : this.#failed(names[i]!, s.error)));
+  private async each(names: string[], fn: (name: string, i: number) => Promise<{ vm?: VmInfo; message: string }>): Promise<VmResult[]> {
+    const settled = await mapLimit(names, this.concurrency, fn);
+    return settled.map((s, i) => (s.ok ? { name: names[i]!, ok: true, message: s.value.message, ...(s.value.vm && { vm: s.value.vm }) } : this.failed(names[i]!, s.error)));
   }
 
-  #failed(name: string, err: unknown): VmResult {
+  private failed(name: string, err: unknown): VmResult {
     const error = vmError(err);
     if (error.status >= 500 && error.code === 'RB_ERR_INTERNAL') this.deps.log.error({ vm: name, err }, 'vms: unexpected error');
     return { name, ok: false, message: error.message, error };
   }
 
   /** Puts the VM's MACs into the node table (adding the node, or updating the one of that name). */
-  async #recordNode(vm: VmInfo, extra: { host?: string | undefined; arch?: string | undefined; cluster?: string | undefined }): Promise<string> {
+  private async recordNode(vm: VmInfo, extra: { host?: string | undefined; arch?: string | undefined; cluster?: string | undefined }): Promise<string> {
     const attrs: Record<string, string> = { 'vm.manager': vm.manager, 'vm.id': vm.id, ...(extra.host && { 'vm.host': extra.host }) };
     try {
       const node = await this.deps.store.nodes.get(vm.name);
@@ -484,11 +485,11 @@ export class VmService {
     }
   }
 
-  async #setAttrs(node: NodeRecord, attrs: Record<string, string>): Promise<void> {
+  private async setAttrs(node: NodeRecord, attrs: Record<string, string>): Promise<void> {
     await this.deps.nodes.set(node.name, { attrs: { ...node.attrs, ...attrs } }).catch((err: Error) => this.deps.log.warn({ node: node.name, err: err.message }, 'vms: node attributes not updated'));
   }
 
-  async #event(kind: string, subject: string, message: string, data: Record<string, unknown>): Promise<void> {
+  private async event(kind: string, subject: string, message: string, data: Record<string, unknown>): Promise<void> {
     await this.deps.events.record({ kind, subjectType: 'node', subject, message, data });
   }
 }

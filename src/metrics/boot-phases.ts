@@ -9,7 +9,7 @@ export type BootPhase = 'config' | 'trigger';
  * not skew them. One entry per node at most, dropped on nodeset, removal and trigger.
  */
 export class BootPhaseTimer {
-  readonly #firstContact = new Map<string, number>();
+  private readonly firstContact = new Map<string, number>();
 
   constructor(private readonly observe: (phase: BootPhase, seconds: number) => void) {}
 
@@ -19,31 +19,31 @@ export class BootPhaseTimer {
     switch (e.kind) {
       case 'node.nodeset':
       case 'node.removed':
-        this.#firstContact.delete(node);
+        this.firstContact.delete(node);
         return;
       case 'node.dhcp':
-        if (!this.#firstContact.has(node)) {
+        if (!this.firstContact.has(node)) {
           const at = Date.parse(e.at);
-          if (Number.isFinite(at)) this.#firstContact.set(node, at);
+          if (Number.isFinite(at)) this.firstContact.set(node, at);
         }
         return;
       case 'node.installing':
-        this.#since(node, e, 'config');
+        this.since(node, e, 'config');
         return;
       case 'node.booted':
-        this.#since(node, e, 'trigger');
-        this.#firstContact.delete(node);
+        this.since(node, e, 'trigger');
+        this.firstContact.delete(node);
         return;
     }
   }
 
   /** Nodes whose install is being timed (for tests). */
   get size(): number {
-    return this.#firstContact.size;
+    return this.firstContact.size;
   }
 
-  #since(node: string, e: EventRecord, phase: BootPhase): void {
-    const start = this.#firstContact.get(node);
+  private since(node: string, e: EventRecord, phase: BootPhase): void {
+    const start = this.firstContact.get(node);
     const at = Date.parse(e.at);
     if (start === undefined || !Number.isFinite(at)) return;
     this.observe(phase, Math.max(0, (at - start) / 1000));

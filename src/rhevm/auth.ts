@@ -47,6 +47,7 @@ export function sessionCookie(res: HttpResponse): string | undefined {
 export class BasicSessionAuth implements Authenticator {
   readonly scheme = 'basic' as const;
   readonly username: string;
+  // Secrets are #fields: out of util.inspect and object dumps, whatever logs the object.
   readonly #basic: string;
   #cookie: string | undefined;
 
@@ -87,54 +88,55 @@ const EXPIRY_MARGIN_MS = 60_000;
 
 export class SsoAuth implements Authenticator {
   readonly username: string;
+  // Secrets are #fields: out of util.inspect and object dumps, whatever logs the object.
   readonly #password: string;
-  readonly #transport: Transport;
-  readonly #timeoutMs: number;
+  private readonly transport: Transport;
+  private readonly timeoutMs: number;
   #token: { value: string; expiresAt?: number } | undefined;
   #pending: Promise<string> | undefined;
   /** Set when the engine has no SSO endpoint; then Basic + session is used (§2.1). */
-  #fallback: BasicSessionAuth | undefined;
-  readonly #now: () => number;
+  private fallback: BasicSessionAuth | undefined;
+  private readonly now: () => number;
 
   constructor(creds: Credentials, transport: Transport, opts: { timeoutMs: number; now?: () => number }) {
     this.username = creds.username;
     this.#password = creds.password;
-    this.#transport = transport;
-    this.#timeoutMs = opts.timeoutMs;
-    this.#now = opts.now ?? Date.now;
+    this.transport = transport;
+    this.timeoutMs = opts.timeoutMs;
+    this.now = opts.now ?? Date.now;
   }
 
   get scheme(): 'basic' | 'sso' {
-    return this.#fallback ? 'basic' : 'sso';
+    return this.fallback ? 'basic' : 'sso';
   }
 
   async headers(signal?: AbortSignal): Promise<Record<string, string>> {
-    if (this.#fallback) return this.#fallback.headers();
+    if (this.fallback) return this.fallback.headers();
     const tok = this.#token;
-    if (tok && (tok.expiresAt === undefined || tok.expiresAt - EXPIRY_MARGIN_MS > this.#now())) {
+    if (tok && (tok.expiresAt === undefined || tok.expiresAt - EXPIRY_MARGIN_MS > this.now())) {
       return { Authorization: `Bearer ${tok.value}` };
     }
     // Concurrent calls share one token request.
-    this.#pending ??= this.#fetchToken(signal).finally(() => {
+    this.#pending ??= this.fetchToken(signal).finally(() => {
       this.#pending = undefined;
     });
     const value = await this.#pending;
-    if (this.#fallback) return (this.#fallback as BasicSessionAuth).headers();
+    if (this.fallback) return (this.fallback as BasicSessionAuth).headers();
     return { Authorization: `Bearer ${value}` };
   }
 
-  async #fetchToken(signal?: AbortSignal): Promise<string> {
+  private async fetchToken(signal?: AbortSignal): Promise<string> {
     const form = new URLSearchParams({ grant_type: 'password', scope: 'ovirt-app-api', username: this.username, password: this.#password });
-    const res = await this.#transport.request({
+    const res = await this.transport.request({
       method: 'POST',
       path: SSO_TOKEN_PATH,
       headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
       body: form.toString(),
-      timeoutMs: this.#timeoutMs,
+      timeoutMs: this.timeoutMs,
       ...(signal && { signal }),
     });
     if (res.status === 404) {
-      this.#fallback = new BasicSessionAuth({ username: this.username, password: this.#password });
+      this.fallback = new BasicSessionAuth({ username: this.username, password: this.#password });
       return '';
     }
     if (res.status === 200) {
@@ -156,12 +158,12 @@ export class SsoAuth implements Authenticator {
   }
 
   observe(res: HttpResponse): void {
-    this.#fallback?.observe(res);
+    this.fallback?.observe(res);
   }
 
   invalidate(): void {
     this.#token = undefined;
-    this.#fallback?.invalidate();
+    this.fallback?.invalidate();
   }
 
   toJSON(): object {

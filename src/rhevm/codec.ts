@@ -5,9 +5,10 @@
 import { decodeAction, decodeApiRoot, decodeEntity, decodeFault, decodeList } from './decode.js';
 import type { ActionResult, ApiRoot, EntityKind, EntityKinds, Fault, SsoToken } from './model.js';
 import { COLLECTION_ELEMENT } from './model.js';
-import { parseBody, parseXml, type Parsed } from './xml.js';
+import { find, kids, type Parsed } from '../xml/tree.js';
+import { parseBody, parseEngineXml } from './xml.js';
 
-export type { Parsed } from './xml.js';
+export type { Parsed } from '../xml/tree.js';
 
 export function parseEntity<K extends EntityKind>(kind: K, body: string): Parsed<EntityKinds[K]> {
   const doc = parseBody(body, kind);
@@ -25,7 +26,7 @@ export function parseAction(body: string): Parsed<ActionResult> {
 }
 
 export function parseApiRoot(body: string): Parsed<ApiRoot> {
-  const doc = parseXml(body);
+  const doc = parseEngineXml(body);
   return doc.ok ? decodeApiRoot(doc.value) : doc;
 }
 
@@ -39,12 +40,12 @@ export function parseFault(body: string): Fault | undefined {
   const doc = parseBody(body, 'fault');
   if (!doc.ok) return undefined;
   const n = doc.value;
-  if (n.name === 'fault' && (n.children.some((c) => c.name === 'reason' || c.name === 'detail') || n.attrs['reason'] !== undefined)) {
+  if (n.name === 'fault' && (kids(n).some((c) => c.name === 'reason' || c.name === 'detail') || n.attrs['reason'] !== undefined)) {
     return decodeFault(n);
   }
   if (n.name === 'action' || n.name === 'creation') return decodeFault(n);
   // JSON root was named 'fault' by us; a JSON action with a fault has a "fault" member.
-  return decodeFault(n.children.find((c) => c.name === 'fault'));
+  return decodeFault(find(n, 'fault'));
 }
 
 /** SSO token reply (§2.3): `{"access_token", "exp" (epoch ms as a string), "token_type"}`. */

@@ -12,9 +12,9 @@ import { apiInfoFromRoot, candidatePaths, rememberApi, rememberedApi, type ApiIn
 import { actionBody, type ActionParams } from './encode.js';
 import { EngineFault, RhevmError } from './errors.js';
 import type { ActionResult, ApiVersion, EntityKind, EntityKinds } from './model.js';
-import { backoffDelay, DEFAULT_RETRY, sleep, type RetryPolicy } from './retry.js';
+import { backoffDelay, DEFAULT_RETRY, pause, type RetryPolicy } from './retry.js';
 import { Transport, type HttpRequest, type HttpResponse } from './transport.js';
-import { toXml, type XNode } from './xml.js';
+import { toXml, type XEl } from '../xml/tree.js';
 
 export interface ConnectionOptions {
   /** `https://engine.example.com` (path detected) or a full API URL (`…/ovirt-engine/api`). */
@@ -57,7 +57,7 @@ export interface Op {
 }
 
 export interface SendOptions {
-  body?: XNode;
+  body?: XEl;
   /** Retry on transient failures even though the method is POST (the caller knows it is safe). */
   idempotent?: boolean;
   /** Extra headers (e.g. `Version` for detection). */
@@ -82,18 +82,19 @@ const LOCKED_STATES = new Set(['image_locked', 'locked']);
 export class Connection {
   readonly url: URL;
   readonly username: string;
+  // A secret: a #field, out of util.inspect and object dumps (toJSON/toString say what is shown).
   readonly #password: string;
   readonly transport: Transport;
-  readonly #retry: RetryPolicy;
-  readonly #timeoutMs: number;
+  private readonly retry: RetryPolicy;
+  private readonly timeoutMs: number;
   readonly pollIntervalMs: number;
   readonly pollTimeoutMs: number;
-  readonly #log: Logger | undefined;
-  readonly #random: () => number;
-  readonly #onCall: EngineCallObserver | undefined;
-  #api: ApiInfo | undefined;
-  #detecting: Promise<ApiInfo> | undefined;
-  #auth: Authenticator | undefined;
+  private readonly log: Logger | undefined;
+  private readonly random: () => number;
+  private readonly onCall: EngineCallObserver | undefined;
+  private detected: ApiInfo | undefined;
+  private detecting: Promise<ApiInfo> | undefined;
+  private auth: Authenticator | undefined;
   /** Counters for figures (calls per VM in the bulk runs) and tests. */
   readonly stats = { requests: 0, retries: 0, reauths: 0 };
 
@@ -101,25 +102,25 @@ export class Connection {
     this.url = new URL(opts.url);
     this.username = opts.username;
     this.#password = opts.password;
-    this.#timeoutMs = opts.timeoutMs ?? 30_000;
-    this.#retry = { ...DEFAULT_RETRY, ...opts.retry };
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.retry = { ...DEFAULT_RETRY, ...opts.retry };
     this.pollIntervalMs = opts.pollIntervalMs ?? 2000;
     this.pollTimeoutMs = opts.pollTimeoutMs ?? 600_000;
-    this.#log = opts.logger;
-    this.#random = opts.random ?? Math.random;
-    this.#onCall = opts.onCall;
-    this.transport = new Transport({ origin: this.url.origin, ...(opts.caPem !== undefined && { caPem: opts.caPem }), timeoutMs: this.#timeoutMs });
+    this.log = opts.logger;
+    this.random = opts.random ?? Math.random;
+    this.onCall = opts.onCall;
+    this.transport = new Transport({ origin: this.url.origin, ...(opts.caPem !== undefined && { caPem: opts.caPem }), timeoutMs: this.timeoutMs });
     if (opts.version !== undefined) {
       const path = (opts.apiPath ?? candidatePaths(this.url)[0]!).replace(/\/+$/, '');
-      this.#api = { path, version: opts.version };
+      this.detected = { path, version: opts.version };
     }
   }
 
-  get #creds(): Credentials {
+  private get creds(): Credentials {
     return { username: this.username, password: this.#password };
   }
 
-  get #engineKey(): string {
+  private get engineKey(): string {
     return `${this.url.origin}${this.url.pathname.replace(/\/+$/, '')}|${this.username}`;
   }
 
@@ -131,22 +132,22 @@ export class Connection {
 
   /** The API location and version, detected once per engine and remembered. */
   async api(o: Op = this.op()): Promise<ApiInfo> {
-    if (this.#api) return this.#api;
-    const known = rememberedApi(this.#engineKey);
-    if (known) return (this.#api = known);
-    this.#detecting ??= this.#detect(o).finally(() => {
-      this.#detecting = undefined;
+    if (this.detected) return this.detected;
+    const known = rememberedApi(this.engineKey);
+    if (known) return (this.detected = known);
+    this.detecting ??= this.detect(o).finally(() => {
+      this.detecting = undefined;
     });
-    return this.#detecting;
+    return this.detecting;
   }
 
-  async #detect(o: Op): Promise<ApiInfo> {
+  private async detect(o: Op): Promise<ApiInfo> {
     // Probe with Basic + persistent-auth: both dialects accept it (§2.1); for v3 the session
     // cookie obtained here is then simply kept.
-    const basic = new BasicSessionAuth(this.#creds);
+    const basic = new BasicSessionAuth(this.creds);
     let lastStatus = 0;
     for (const path of candidatePaths(this.url)) {
-      const res = await this.#send('GET', path, o, basic, 4, { headers: { Version: '4' } });
+      const res = await this.exchange('GET', path, o, basic, 4, { headers: { Version: '4' } });
       if (res.status === 401) {
         throw new RhevmError('RB_ERR_RHEVM_AUTH', `engine refused the credentials of ${this.username}`, { path, status: 401, correlationId: o.correlationId });
       }
@@ -155,10 +156,10 @@ export class Connection {
       const root = parseApiRoot(res.body);
       if (!root.ok) continue;
       const info = apiInfoFromRoot(path, root.value);
-      if (info.version === 3) this.#auth = basic;
-      this.#api = info;
-      rememberApi(this.#engineKey, info);
-      this.#log?.info({ engine: this.url.origin, api: info }, 'rhevm api detected');
+      if (info.version === 3) this.auth = basic;
+      this.detected = info;
+      rememberApi(this.engineKey, info);
+      this.log?.info({ engine: this.url.origin, api: info }, 'rhevm api detected');
       return info;
     }
     throw new RhevmError('RB_ERR_RHEVM_PROTOCOL', `no engine API at ${this.url.origin} (tried ${candidatePaths(this.url).join(', ')}; last HTTP ${lastStatus})`, {
@@ -166,9 +167,9 @@ export class Connection {
     });
   }
 
-  #authenticator(api: ApiInfo): Authenticator {
-    this.#auth ??= api.version === 4 ? new SsoAuth(this.#creds, this.transport, { timeoutMs: this.#timeoutMs }) : new BasicSessionAuth(this.#creds);
-    return this.#auth;
+  private authenticator(api: ApiInfo): Authenticator {
+    this.auth ??= api.version === 4 ? new SsoAuth(this.creds, this.transport, { timeoutMs: this.timeoutMs }) : new BasicSessionAuth(this.creds);
+    return this.auth;
   }
 
   /** Resolve `vms/123` or an engine href to an absolute path under the API root. */
@@ -182,10 +183,10 @@ export class Connection {
   async send(method: HttpRequest['method'], p: string, o: Op, s: SendOptions = {}): Promise<SentResponse> {
     const api = await this.api(o);
     const path = await this.resolve(p, o);
-    return this.#send(method, path, o, this.#authenticator(api), api.version, s);
+    return this.exchange(method, path, o, this.authenticator(api), api.version, s);
   }
 
-  async #send(method: HttpRequest['method'], path: string, o: Op, auth: Authenticator, version: ApiVersion, s: SendOptions): Promise<SentResponse> {
+  private async exchange(method: HttpRequest['method'], path: string, o: Op, auth: Authenticator, version: ApiVersion, s: SendOptions): Promise<SentResponse> {
     const idempotent = s.idempotent ?? IDEMPOTENT.has(method);
     const body = s.body ? toXml(s.body) : undefined;
     let attempt = 0;
@@ -216,14 +217,14 @@ export class Connection {
             ...(o.signal && { signal: o.signal }),
           })
           .then(
-            (r) => (this.#onCall?.({ method, status: r.status, seconds: (Date.now() - t0) / 1000 }), r),
+            (r) => (this.onCall?.({ method, status: r.status, seconds: (Date.now() - t0) / 1000 }), r),
             (err: unknown) => {
-              this.#onCall?.({ method, status: undefined, seconds: (Date.now() - t0) / 1000 });
+              this.onCall?.({ method, status: undefined, seconds: (Date.now() - t0) / 1000 });
               throw err;
             },
           );
         auth.observe(res);
-        this.#log?.debug({ method, path, status: res.status, ms: Date.now() - t0, correlationId: o.correlationId, attempt }, 'rhevm call');
+        this.log?.debug({ method, path, status: res.status, ms: Date.now() - t0, correlationId: o.correlationId, attempt }, 'rhevm call');
         if (res.status === 401 && !reauthed) {
           // Session or token expired: authenticate again, exactly once (§2.3, §10).
           reauthed = true;
@@ -235,7 +236,7 @@ export class Connection {
         if (res.status === 401) {
           throw new RhevmError('RB_ERR_RHEVM_AUTH', `engine refused the credentials of ${this.username}`, { method, path, status: 401, correlationId: o.correlationId });
         }
-        if (res.status >= 500 && idempotent && (await this.#mayRetry(attempt, o))) continue;
+        if (res.status >= 500 && idempotent && (await this.mayRetry(attempt, o))) continue;
         return { ...res, attempts: attempt };
       } catch (err) {
         if (!(err instanceof RhevmError)) throw err;
@@ -245,7 +246,7 @@ export class Connection {
           netClass !== 'tls' &&
           // Before the request left (token fetch, connection refused) any call may be retried.
           (!requestSent || netClass === 'before-send' || idempotent);
-        if (retryable && (await this.#mayRetry(attempt, o))) continue;
+        if (retryable && (await this.mayRetry(attempt, o))) continue;
         Object.assign(err.details, { correlationId: o.correlationId, attempts: attempt });
         throw err;
       }
@@ -253,22 +254,22 @@ export class Connection {
   }
 
   /** Sleep the backoff and say yes, or say no when the attempts or the time budget are spent. */
-  async #mayRetry(attempt: number, o: Op): Promise<boolean> {
-    if (attempt >= this.#retry.attempts) return false;
-    const delay = backoffDelay(attempt, this.#retry, this.#random);
-    if (Date.now() + delay - o.started > this.#retry.budgetMs) return false;
+  private async mayRetry(attempt: number, o: Op): Promise<boolean> {
+    if (attempt >= this.retry.attempts) return false;
+    const delay = backoffDelay(attempt, this.retry, this.random);
+    if (Date.now() + delay - o.started > this.retry.budgetMs) return false;
     this.stats.retries++;
-    await sleep(delay, o.signal);
+    await pause(delay, o.signal);
     return true;
   }
 
   /** Sleep between retries of a non-idempotent add, honouring the same budget. */
   async backoff(attempt: number, o: Op): Promise<boolean> {
-    return this.#mayRetry(attempt, o);
+    return this.mayRetry(attempt, o);
   }
 
   get retryPolicy(): RetryPolicy {
-    return { ...this.#retry };
+    return { ...this.retry };
   }
 
   /** Throw the engine's fault for an error status; pass successes through. */
@@ -317,7 +318,7 @@ export class Connection {
   async addEntity<K extends EntityKind>(
     kind: K,
     p: string,
-    body: XNode,
+    body: XEl,
     o: Op,
     lookup: () => Promise<EntityKinds[K] | undefined>,
   ): Promise<EntityKinds[K]> {
@@ -334,26 +335,26 @@ export class Connection {
       if (res) {
         if (res.status < 500) {
           this.check(res, 'POST', p, o);
-          return this.#created(kind, res, p, o);
+          return this.created(kind, res, p, o);
         }
         // 5xx on a POST: the engine may or may not have done it.
         if (!(await this.backoff(attempt, o))) this.check(res, 'POST', p, o);
       }
       const existing = await lookup();
       if (existing) {
-        this.#log?.info({ kind, id: existing.id, correlationId: o.correlationId }, 'rhevm add: found after a failed try, not re-sent');
+        this.log?.info({ kind, id: existing.id, correlationId: o.correlationId }, 'rhevm add: found after a failed try, not re-sent');
         return existing;
       }
     }
   }
 
-  async #created<K extends EntityKind>(kind: K, res: HttpResponse, p: string, o: Op): Promise<EntityKinds[K]> {
+  private async created<K extends EntityKind>(kind: K, res: HttpResponse, p: string, o: Op): Promise<EntityKinds[K]> {
     const e = parseEntity(kind, res.body);
     if (!e.ok) throw this.protocolError(`POST ${p}`, e.reason, p, o);
     if (res.status !== 202) return e.value;
     const statusHref = e.value.links['creation_status'];
     if (statusHref) {
-      await this.#pollTask(statusHref, o);
+      await this.pollTask(statusHref, o);
     }
     const href = e.value.href ?? `${p}/${e.value.id}`;
     // Without a creation_status link, wait for the entity itself to leave its locked state.
@@ -363,11 +364,11 @@ export class Connection {
         const st = (x as { status?: string; creationStatus?: string });
         return !(st.status && LOCKED_STATES.has(st.status)) && (st.creationStatus === undefined || st.creationStatus === 'complete');
       },
-      { what: `${kind} ${e.value.id} creation`, ...this.#pollBounds(), op: o },
+      { what: `${kind} ${e.value.id} creation`, ...this.pollBounds(), op: o },
     );
   }
 
-  #pollBounds(): { intervalMs: number; timeoutMs: number } {
+  private pollBounds(): { intervalMs: number; timeoutMs: number } {
     return { intervalMs: this.pollIntervalMs, timeoutMs: this.pollTimeoutMs };
   }
 
@@ -376,7 +377,7 @@ export class Connection {
    * `complete` or `failed`. A 301 means the task expired and the engine points at the entity:
    * done. The engine reports unknown tasks as complete, so this always ends.
    */
-  async #pollTask(href: string, o: Op): Promise<ActionResult> {
+  private async pollTask(href: string, o: Op): Promise<ActionResult> {
     const deadline = Date.now() + this.pollTimeoutMs;
     for (;;) {
       const res = await this.send('GET', href, o);
@@ -389,7 +390,7 @@ export class Connection {
       if (Date.now() + this.pollIntervalMs > deadline) {
         throw new RhevmError('RB_ERR_RHEVM_TIMEOUT', `engine task ${href} not done after ${this.pollTimeoutMs} ms`, { path: href, correlationId: o.correlationId });
       }
-      await sleep(this.pollIntervalMs, o.signal);
+      await pause(this.pollIntervalMs, o.signal);
     }
   }
 
@@ -409,13 +410,13 @@ export class Connection {
       throw new EngineFault(res.status, a.value.fault ?? { reason: 'Operation Failed', detail: `action ${name} failed` }, { method: 'POST', path, correlationId: o.correlationId });
     }
     if (res.status === 202 && a.value.href && a.value.status !== 'complete') {
-      const done = await this.#pollTask(a.value.href, o);
+      const done = await this.pollTask(a.value.href, o);
       return { ...a.value, status: done.status ?? 'complete' };
     }
     return a.value;
   }
 
-  async putEntity<K extends EntityKind>(kind: K, p: string, body: XNode, o: Op): Promise<EntityKinds[K]> {
+  async putEntity<K extends EntityKind>(kind: K, p: string, body: XEl, o: Op): Promise<EntityKinds[K]> {
     const res = this.check(await this.send('PUT', p, o, { body }), 'PUT', p, o);
     const e = parseEntity(kind, res.body);
     if (!e.ok) throw this.protocolError(`PUT ${p}`, e.reason, p, o);
@@ -426,7 +427,7 @@ export class Connection {
    * DELETE: 200 with `<action><status>complete</status></action>` (or an empty body on 3.0), 204,
    * or 202 when async (§5.1). A 404 on a retried DELETE means the first try worked.
    */
-  async remove(p: string, o: Op, opts: { body?: XNode; query?: Record<string, string | boolean | undefined> } = {}): Promise<void> {
+  async remove(p: string, o: Op, opts: { body?: XEl; query?: Record<string, string | boolean | undefined> } = {}): Promise<void> {
     const q = Object.entries(opts.query ?? {}).filter(([, v]) => v !== undefined);
     const path = q.length ? `${p}?${new URLSearchParams(q.map(([k, v]): [string, string] => [k, String(v)])).toString()}` : p;
     const res = await this.send('DELETE', path, o, opts.body ? { body: opts.body } : {});
@@ -437,7 +438,7 @@ export class Connection {
     if (a.ok && (a.value.fault || a.value.status === 'failed')) {
       throw new EngineFault(res.status, a.value.fault ?? { reason: 'Operation Failed', detail: 'remove failed' }, { method: 'DELETE', path, correlationId: o.correlationId });
     }
-    if (res.status === 202 && a.ok && a.value.href) await this.#pollTask(a.value.href, o);
+    if (res.status === 202 && a.ok && a.value.href) await this.pollTask(a.value.href, o);
   }
 
   /**
@@ -461,7 +462,7 @@ export class Connection {
           ...(opts.op && { correlationId: opts.op.correlationId }),
         });
       }
-      await sleep(interval, opts.op?.signal);
+      await pause(interval, opts.op?.signal);
     }
   }
 
@@ -470,10 +471,10 @@ export class Connection {
   }
 
   toJSON(): object {
-    return { url: this.url.href, username: this.username, api: this.#api };
+    return { url: this.url.href, username: this.username, api: this.detected };
   }
   [inspect.custom](): string {
-    return `Connection { url: ${this.url.href}, username: ${this.username}, api: ${this.#api ? `v${this.#api.version} at ${this.#api.path}` : 'undetected'} }`;
+    return `Connection { url: ${this.url.href}, username: ${this.username}, api: ${this.detected ? `v${this.detected.version} at ${this.detected.path}` : 'undetected'} }`;
   }
   toString(): string {
     return `rhevm ${this.username} at ${this.url.href}`;

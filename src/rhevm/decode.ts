@@ -31,7 +31,8 @@ import type {
   VnicProfile,
 } from './model.js';
 import { COLLECTION_ELEMENT } from './model.js';
-import { child, childrenNamed, path, prop, type Parsed, type XNode } from './xml.js';
+import { find, kids, text, type Parsed, type XEl } from '../xml/tree.js';
+import { path, prop } from './xml.js';
 
 // ---- scalars ----------------------------------------------------------------------------------
 
@@ -59,16 +60,16 @@ function bool(v: string | undefined): boolean | undefined {
  * Values are lower-cased and spaces become underscores so that the 3.0 guide's prose forms
  * (`UP`, `NON OPERATIONAL`, §4.3) read as the strings the engine code really emits.
  */
-export function statusOf(n: XNode | undefined, name = 'status'): { state?: string; detail?: string } {
-  const s = child(n, name);
+export function statusOf(n: XEl | undefined, name = 'status'): { state?: string; detail?: string } {
+  const s = find(n, name);
   if (!s) return {};
-  const raw = child(s, 'state') ? prop(s, 'state') : s.text;
+  const raw = find(s, 'state') ? prop(s, 'state') : text(s);
   const state = str(raw?.trim().toLowerCase().replace(/\s+/g, '_'));
   const detail = str(prop(s, 'detail'));
   return { ...(state !== undefined && { state }), ...(detail !== undefined && { detail }) };
 }
 
-function ref(n: XNode | undefined): Ref | undefined {
+function ref(n: XEl | undefined): Ref | undefined {
   if (!n) return undefined;
   const id = str(prop(n, 'id'));
   const href = str(prop(n, 'href'));
@@ -78,7 +79,7 @@ function ref(n: XNode | undefined): Ref | undefined {
 }
 
 /** `<version major="3" minor="6"/>` (v3) or `<version><major>4</major>…</version>` (v4). */
-export function versionOf(n: XNode | undefined): Version | undefined {
+export function versionOf(n: XEl | undefined): Version | undefined {
   if (!n) return undefined;
   const major = num(prop(n, 'major'));
   const minor = num(prop(n, 'minor'));
@@ -93,9 +94,9 @@ export function versionOf(n: XNode | undefined): Version | undefined {
   return v;
 }
 
-function linksOf(n: XNode): Record<string, string> {
+function linksOf(n: XEl): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const l of childrenNamed(n, 'link')) {
+  for (const l of kids(n, 'link')) {
     const rel = l.attrs['rel'] ?? prop(l, 'rel');
     const href = l.attrs['href'] ?? prop(l, 'href');
     if (rel && href) out[rel] = href.replace(/\s+/g, '');
@@ -103,8 +104,8 @@ function linksOf(n: XNode): Record<string, string> {
   return out;
 }
 
-function base(n: XNode): Entity {
-  const acts = child(n, 'actions');
+function base(n: XEl): Entity {
+  const acts = find(n, 'actions');
   const e: Entity = { id: prop(n, 'id') ?? '', links: linksOf(n), actions: acts ? Object.keys(linksOf(acts)) : [] };
   const href = str(prop(n, 'href'));
   const name = str(prop(n, 'name'));
@@ -123,12 +124,12 @@ function clean<T extends object>(o: T): T {
   return o;
 }
 
-function topology(n: XNode | undefined): CpuTopology | undefined {
+function topology(n: XEl | undefined): CpuTopology | undefined {
   if (!n) return undefined;
   return clean({ sockets: num(prop(n, 'sockets')), cores: num(prop(n, 'cores')), threads: num(prop(n, 'threads')) });
 }
 
-function ip(n: XNode | undefined): Ip | undefined {
+function ip(n: XEl | undefined): Ip | undefined {
   if (!n) return undefined;
   const r = clean({ address: str(prop(n, 'address')), netmask: str(prop(n, 'netmask')), gateway: str(prop(n, 'gateway')) });
   return Object.keys(r).length ? r : undefined;
@@ -136,7 +137,7 @@ function ip(n: XNode | undefined): Ip | undefined {
 
 // ---- entities -------------------------------------------------------------------------------
 
-function dataCenter(n: XNode): DataCenter {
+function dataCenter(n: XEl): DataCenter {
   return clean({
     ...base(n),
     status: statusOf(n).state,
@@ -144,33 +145,33 @@ function dataCenter(n: XNode): DataCenter {
     storageType: str(prop(n, 'storage_type')),
     storageFormat: str(prop(n, 'storage_format')),
     quotaMode: str(prop(n, 'quota_mode')),
-    version: versionOf(child(n, 'version')),
-    supportedVersions: childrenNamed(child(n, 'supported_versions'), 'version')
+    version: versionOf(find(n, 'version')),
+    supportedVersions: kids(find(n, 'supported_versions'), 'version')
       .map(versionOf)
       .filter((v): v is Version => v !== undefined),
   });
 }
 
-function cluster(n: XNode): Cluster {
-  const cpu = child(n, 'cpu');
+function cluster(n: XEl): Cluster {
+  const cpu = find(n, 'cpu');
   // v3 names the CPU type in the `id` attribute (`<cpu id="Intel Penryn Family"/>`), v4 in `<type>`.
   return clean({
     ...base(n),
     cpuType: str(prop(cpu, 'type')) ?? str(cpu?.attrs['id']),
     cpuArchitecture: str(prop(cpu, 'architecture')),
-    dataCenter: ref(child(n, 'data_center')),
-    version: versionOf(child(n, 'version')),
+    dataCenter: ref(find(n, 'data_center')),
+    version: versionOf(find(n, 'version')),
   });
 }
 
-function host(n: XNode): Host {
+function host(n: XEl): Host {
   const st = statusOf(n);
-  const cpu = child(n, 'cpu');
-  const pm = child(n, 'power_management');
-  const os = child(n, 'os');
-  const osVersion = child(os, 'version');
+  const cpu = find(n, 'cpu');
+  const pm = find(n, 'power_management');
+  const os = find(n, 'os');
+  const osVersion = find(os, 'version');
   // v4 `<spm><status>spm</status></spm>`; v3 `<storage_manager>true</storage_manager>`.
-  const spmV4 = statusOf(child(n, 'spm')).state;
+  const spmV4 = statusOf(find(n, 'spm')).state;
   const sm = bool(prop(n, 'storage_manager'));
   return clean({
     ...base(n),
@@ -180,11 +181,11 @@ function host(n: XNode): Host {
     externalStatus: statusOf(n, 'external_status').state,
     port: num(prop(n, 'port')),
     type: str(prop(n, 'type')),
-    cluster: ref(child(n, 'cluster')),
-    cpu: cpu ? clean({ name: str(prop(cpu, 'name')), speed: num(prop(cpu, 'speed')), topology: topology(child(cpu, 'topology')) }) : undefined,
+    cluster: ref(find(n, 'cluster')),
+    cpu: cpu ? clean({ name: str(prop(cpu, 'name')), speed: num(prop(cpu, 'speed')), topology: topology(find(cpu, 'topology')) }) : undefined,
     memory: num(prop(n, 'memory')),
     maxSchedulingMemory: num(prop(n, 'max_scheduling_memory')),
-    os: os ? clean({ type: str(prop(os, 'type')), version: str(prop(osVersion, 'full_version')) ?? str(osVersion?.text) }) : undefined,
+    os: os ? clean({ type: str(prop(os, 'type')), version: str(prop(osVersion, 'full_version')) ?? str(text(osVersion)) }) : undefined,
     powerManagement: pm
       ? clean({
           enabled: bool(prop(pm, 'enabled')),
@@ -198,52 +199,52 @@ function host(n: XNode): Host {
   });
 }
 
-function hostNic(n: XNode): HostNic {
+function hostNic(n: XEl): HostNic {
   return clean({
     ...base(n),
     mac: str(path(n, 'mac/address')),
-    ip: ip(child(n, 'ip')),
+    ip: ip(find(n, 'ip')),
     bootProtocol: str(prop(n, 'boot_protocol')),
     status: statusOf(n).state,
     speed: num(prop(n, 'speed')),
     mtu: num(prop(n, 'mtu')),
     bridged: bool(prop(n, 'bridged')),
-    network: ref(child(n, 'network')),
-    host: ref(child(n, 'host')),
-    bondSlaves: childrenNamed(child(child(n, 'bonding'), 'slaves'), 'host_nic')
+    network: ref(find(n, 'network')),
+    host: ref(find(n, 'host')),
+    bondSlaves: kids(find(find(n, 'bonding'), 'slaves'), 'host_nic')
       .map(ref)
       .filter((r): r is Ref => r !== undefined),
   });
 }
 
-function network(n: XNode): Network {
-  const vlan = child(n, 'vlan');
+function network(n: XEl): Network {
+  const vlan = find(n, 'vlan');
   return clean({
     ...base(n),
-    dataCenter: ref(child(n, 'data_center')),
-    cluster: ref(child(n, 'cluster')),
+    dataCenter: ref(find(n, 'data_center')),
+    cluster: ref(find(n, 'cluster')),
     vlanId: num(prop(vlan, 'id')),
     stp: bool(prop(n, 'stp')),
     mtu: num(prop(n, 'mtu')),
-    usages: childrenNamed(child(n, 'usages'), 'usage').map((u) => u.text),
+    usages: kids(find(n, 'usages'), 'usage').map((u) => text(u)),
     required: bool(prop(n, 'required')),
     display: bool(prop(n, 'display')),
     status: statusOf(n).state,
   });
 }
 
-function vnicProfile(n: XNode): VnicProfile {
-  return clean({ ...base(n), network: ref(child(n, 'network')) });
+function vnicProfile(n: XEl): VnicProfile {
+  return clean({ ...base(n), network: ref(find(n, 'network')) });
 }
 
-function networkAttachment(n: XNode): NetworkAttachment {
-  return clean({ ...base(n), network: ref(child(n, 'network')), hostNic: ref(child(n, 'host_nic')), host: ref(child(n, 'host')), inSync: bool(prop(n, 'in_sync')) });
+function networkAttachment(n: XEl): NetworkAttachment {
+  return clean({ ...base(n), network: ref(find(n, 'network')), hostNic: ref(find(n, 'host_nic')), host: ref(find(n, 'host')), inSync: bool(prop(n, 'in_sync')) });
 }
 
-function storageDomain(n: XNode): StorageDomain {
-  const s = child(n, 'storage');
+function storageDomain(n: XEl): StorageDomain {
+  const s = find(n, 'storage');
   // v4 wraps LUNs in `<logical_units>`; v3 repeats `<logical_unit>` directly under `<storage>`.
-  const luns = [...childrenNamed(child(s, 'logical_units'), 'logical_unit'), ...childrenNamed(s, 'logical_unit')];
+  const luns = [...kids(find(s, 'logical_units'), 'logical_unit'), ...kids(s, 'logical_unit')];
   return clean({
     ...base(n),
     type: str(prop(n, 'type')),
@@ -265,42 +266,42 @@ function storageDomain(n: XNode): StorageDomain {
             .filter((l) => l.id !== ''),
         })
       : undefined,
-    dataCenters: childrenNamed(child(n, 'data_centers'), 'data_center')
+    dataCenters: kids(find(n, 'data_centers'), 'data_center')
       .map(ref)
       .filter((r): r is Ref => r !== undefined),
-    dataCenter: ref(child(n, 'data_center')),
+    dataCenter: ref(find(n, 'data_center')),
   });
 }
 
-function template(n: XNode): Template {
+function template(n: XEl): Template {
   return clean({
     ...base(n),
     status: statusOf(n).state,
     memory: num(prop(n, 'memory')),
-    cluster: ref(child(n, 'cluster')),
-    vm: ref(child(n, 'vm')),
-    osType: str(prop(child(n, 'os'), 'type')),
+    cluster: ref(find(n, 'cluster')),
+    vm: ref(find(n, 'vm')),
+    osType: str(prop(find(n, 'os'), 'type')),
   });
 }
 
-function bootDevices(os: XNode | undefined): string[] {
+function bootDevices(os: XEl | undefined): string[] {
   // v4: <boot><devices><device>hd</device></devices></boot>; v3: <boot dev="hd"/> repeated.
-  const v4 = childrenNamed(child(child(os, 'boot'), 'devices'), 'device').map((d) => d.text);
+  const v4 = kids(find(find(os, 'boot'), 'devices'), 'device').map((d) => text(d));
   if (v4.length) return v4;
-  return childrenNamed(os, 'boot')
+  return kids(os, 'boot')
     .map((b) => b.attrs['dev'] ?? '')
     .filter((d) => d !== '');
 }
 
-function vm(n: XNode): Vm {
+function vm(n: XEl): Vm {
   const st = statusOf(n);
-  const cpu = child(n, 'cpu');
-  const os = child(n, 'os');
-  const display = child(n, 'display');
-  const pp = child(n, 'placement_policy');
-  const ha = child(n, 'high_availability') ?? child(n, 'highly_available');
-  const guest = child(n, 'guest_info');
-  const guestIps = [...childrenNamed(child(guest, 'ips'), 'ip'), ...childrenNamed(guest, 'ip')]
+  const cpu = find(n, 'cpu');
+  const os = find(n, 'os');
+  const display = find(n, 'display');
+  const pp = find(n, 'placement_policy');
+  const ha = find(n, 'high_availability') ?? find(n, 'highly_available');
+  const guest = find(n, 'guest_info');
+  const guestIps = [...kids(find(guest, 'ips'), 'ip'), ...kids(guest, 'ip')]
     .map((i) => prop(i, 'address') ?? '')
     .filter((a) => a !== '');
   return clean({
@@ -309,12 +310,12 @@ function vm(n: XNode): Vm {
     statusDetail: str(prop(n, 'status_detail')) ?? st.detail,
     type: str(prop(n, 'type')),
     memory: num(prop(n, 'memory')),
-    cpu: cpu ? clean({ architecture: str(prop(cpu, 'architecture')), topology: topology(child(cpu, 'topology')) }) : undefined,
+    cpu: cpu ? clean({ architecture: str(prop(cpu, 'architecture')), topology: topology(find(cpu, 'topology')) }) : undefined,
     os: os ? clean({ type: str(prop(os, 'type')), boot: bootDevices(os) }) : undefined,
-    cluster: ref(child(n, 'cluster')),
-    template: ref(child(n, 'template')),
-    originalTemplate: ref(child(n, 'original_template')),
-    host: ref(child(n, 'host')),
+    cluster: ref(find(n, 'cluster')),
+    template: ref(find(n, 'template')),
+    originalTemplate: ref(find(n, 'original_template')),
+    host: ref(find(n, 'host')),
     display: display
       ? clean({
           type: str(prop(display, 'type')),
@@ -327,7 +328,7 @@ function vm(n: XNode): Vm {
     placementPolicy: pp
       ? clean({
           affinity: str(prop(pp, 'affinity')),
-          hosts: [...childrenNamed(child(pp, 'hosts'), 'host'), ...childrenNamed(pp, 'host')].map(ref).filter((r): r is Ref => r !== undefined),
+          hosts: [...kids(find(pp, 'hosts'), 'host'), ...kids(pp, 'host')].map(ref).filter((r): r is Ref => r !== undefined),
         })
       : undefined,
     stateless: bool(prop(n, 'stateless')),
@@ -342,25 +343,25 @@ function vm(n: XNode): Vm {
   });
 }
 
-function vmNic(n: XNode): VmNic {
+function vmNic(n: XEl): VmNic {
   return clean({
     ...base(n),
     interface: str(prop(n, 'interface')),
     mac: str(path(n, 'mac/address')),
-    network: ref(child(n, 'network')),
-    vnicProfile: ref(child(n, 'vnic_profile')),
+    network: ref(find(n, 'network')),
+    vnicProfile: ref(find(n, 'vnic_profile')),
     plugged: bool(prop(n, 'plugged')),
     linked: bool(prop(n, 'linked')),
-    vm: ref(child(n, 'vm')),
+    vm: ref(find(n, 'vm')),
   });
 }
 
 /** v3 `<disk>` or v4 `<disk_attachment>` (whose disk is a reference unless `follow` inlined it). */
-function disk(n: XNode): Disk {
+function disk(n: XEl): Disk {
   const isAttachment = n.name === 'disk_attachment';
-  const d = isAttachment ? child(n, 'disk') : n;
+  const d = isAttachment ? find(n, 'disk') : n;
   const b = base(d ?? n);
-  const sds = childrenNamed(child(d, 'storage_domains'), 'storage_domain')
+  const sds = kids(find(d, 'storage_domains'), 'storage_domain')
     .map(ref)
     .filter((r): r is Ref => r !== undefined);
   return clean({
@@ -378,7 +379,7 @@ function disk(n: XNode): Disk {
   });
 }
 
-function job(n: XNode): Job {
+function job(n: XEl): Job {
   return clean({
     ...base(n),
     status: statusOf(n).state,
@@ -387,11 +388,11 @@ function job(n: XNode): Job {
     lastUpdated: str(prop(n, 'last_updated')),
     external: bool(prop(n, 'external')),
     autoCleared: bool(prop(n, 'auto_cleared')),
-    owner: ref(child(n, 'owner')),
+    owner: ref(find(n, 'owner')),
   });
 }
 
-const DECODERS: { [K in EntityKind]: (n: XNode) => EntityKinds[K] } = {
+const DECODERS: { [K in EntityKind]: (n: XEl) => EntityKinds[K] } = {
   data_center: dataCenter,
   cluster,
   host,
@@ -409,7 +410,7 @@ const DECODERS: { [K in EntityKind]: (n: XNode) => EntityKinds[K] } = {
 };
 
 /** Decode one entity document; the root must be the kind's element and must carry an id. */
-export function decodeEntity<K extends EntityKind>(kind: K, n: XNode): Parsed<EntityKinds[K]> {
+export function decodeEntity<K extends EntityKind>(kind: K, n: XEl): Parsed<EntityKinds[K]> {
   if (n.name !== kind) return { ok: false, reason: `expected <${kind}>, got <${n.name}>` };
   const e = DECODERS[kind](n);
   if (!e.id) return { ok: false, reason: `<${kind}> without an id` };
@@ -417,11 +418,11 @@ export function decodeEntity<K extends EntityKind>(kind: K, n: XNode): Parsed<En
 }
 
 /** Decode a collection (`<vms><vm/>…</vms>`); elements without an id are skipped, not fatal. */
-export function decodeList<K extends EntityKind>(kind: K, n: XNode): Parsed<EntityKinds[K][]> {
+export function decodeList<K extends EntityKind>(kind: K, n: XEl): Parsed<EntityKinds[K][]> {
   const plural = COLLECTION_ELEMENT[kind];
   if (n.name !== plural) return { ok: false, reason: `expected <${plural}>, got <${n.name}>` };
   const out: EntityKinds[K][] = [];
-  for (const c of childrenNamed(n, kind)) {
+  for (const c of kids(n, kind)) {
     const e = DECODERS[kind](c);
     if (e.id) out.push(e);
   }
@@ -434,29 +435,29 @@ export function stripBrackets(detail: string): string {
   return t.startsWith('[') && t.endsWith(']') ? t.slice(1, -1).trim() : t;
 }
 
-export function decodeFault(n: XNode | undefined): Fault | undefined {
+export function decodeFault(n: XEl | undefined): Fault | undefined {
   if (!n) return undefined;
-  const f = n.name === 'fault' ? n : child(n, 'fault');
+  const f = n.name === 'fault' ? n : find(n, 'fault');
   if (!f) return undefined;
   return { reason: prop(f, 'reason') ?? '', detail: stripBrackets(prop(f, 'detail') ?? '') };
 }
 
 /** `<action>` responses and async status documents (`<action>`/`<creation>`, §5.2, §5.3). */
-export function decodeAction(n: XNode): Parsed<ActionResult> {
+export function decodeAction(n: XEl): Parsed<ActionResult> {
   if (n.name !== 'action' && n.name !== 'creation') return { ok: false, reason: `expected <action>, got <${n.name}>` };
-  const ticket = child(n, 'ticket');
+  const ticket = find(n, 'ticket');
   const r: ActionResult = clean({
     id: str(prop(n, 'id')),
     href: str(prop(n, 'href')),
     status: statusOf(n).state,
     fault: decodeFault(n),
-    job: ref(child(n, 'job')),
+    job: ref(find(n, 'job')),
     async: bool(prop(n, 'async')),
     links: linksOf(n),
     ticket: ticket ? clean({ value: str(prop(ticket, 'value')), expiry: num(prop(ticket, 'expiry')) }) : undefined,
-    powerStatus: statusOf(child(n, 'power_management')).state,
-    vm: ref(child(n, 'vm')),
-    host: ref(child(n, 'host')),
+    powerStatus: statusOf(find(n, 'power_management')).state,
+    vm: ref(find(n, 'vm')),
+    host: ref(find(n, 'host')),
   });
   return { ok: true, value: r };
 }
@@ -465,18 +466,18 @@ export function decodeAction(n: XNode): Parsed<ActionResult> {
  * The API root. Its dialect is read from how the version is written (§1.2, §10): attributes
  * (`<version major="3"/>`, 3.0's `<system_version major="3"/>`) mean v3, elements mean v4.
  */
-export function decodeApiRoot(n: XNode): Parsed<ApiRoot> {
+export function decodeApiRoot(n: XEl): Parsed<ApiRoot> {
   if (n.name !== 'api') return { ok: false, reason: `expected <api>, got <${n.name}>` };
-  const pi = child(n, 'product_info');
-  const vNode = child(pi, 'version') ?? child(n, 'system_version');
+  const pi = find(n, 'product_info');
+  const vNode = find(pi, 'version') ?? find(n, 'system_version');
   let dialect: ApiVersion | undefined;
   if (vNode?.attrs['major'] !== undefined) dialect = 3;
-  else if (child(vNode, 'major')) dialect = 4;
+  else if (find(vNode, 'major')) dialect = 4;
   if (dialect === undefined) return { ok: false, reason: 'API root without a version' };
   const links = linksOf(n);
-  const special = child(n, 'special_objects');
+  const special = find(n, 'special_objects');
   const blankV3 = linksOf(special ?? n)['templates/blank'];
-  const blank = str(prop(child(special, 'blank_template'), 'id')) ?? (blankV3 ? blankV3.split('/').pop() : undefined);
+  const blank = str(prop(find(special, 'blank_template'), 'id')) ?? (blankV3 ? blankV3.split('/').pop() : undefined);
   return {
     ok: true,
     value: clean({

@@ -6,7 +6,7 @@
  * status). Element order follows the engine's examples, although the engine does not depend on it.
  */
 import type { ApiVersion } from './model.js';
-import { node, textNode, toXml, type XNode } from './xml.js';
+import { el, textEl, type XEl } from '../xml/tree.js';
 
 /** Reference on input: by id (preferred, unambiguous) or by name (§4.1). */
 export interface RefSpec {
@@ -107,7 +107,7 @@ export interface TemplateSpec {
   description?: string;
 }
 
-export interface VmSpec {
+export interface VmBodySpec {
   name: string;
   cluster: RefSpec;
   /** Defaults to Blank in the facade (§7.7: v4 requires a template). */
@@ -126,7 +126,7 @@ export interface VmSpec {
   cloneDisks?: boolean;
 }
 
-export type VmUpdateSpec = Partial<Omit<VmSpec, 'cloneDisks'>>;
+export type VmUpdateSpec = Partial<Omit<VmBodySpec, 'cloneDisks'>>;
 
 export interface VmNicSpec {
   name: string;
@@ -138,7 +138,7 @@ export interface VmNicSpec {
   mac?: string;
 }
 
-export interface DiskSpec {
+export interface DiskBodySpec {
   name?: string;
   description?: string;
   /** bytes */
@@ -207,14 +207,14 @@ export interface ActionParams {
 // ---- dialects ---------------------------------------------------------------------------------
 
 interface Dialect {
-  version(v: VersionSpec, name?: string): XNode;
-  cpuType(type: string): XNode;
-  topology(t: { sockets?: number; cores?: number; threads?: number }): XNode;
-  os(type: string | undefined, boot: string[] | undefined): XNode;
-  mac(address: string): XNode;
-  ip(ip: IpSpec): XNode;
-  option(name: string, value: string): XNode;
-  status(value: string): XNode;
+  version(v: VersionSpec, name?: string): XEl;
+  cpuType(type: string): XEl;
+  topology(t: { sockets?: number; cores?: number; threads?: number }): XEl;
+  os(type: string | undefined, boot: string[] | undefined): XEl;
+  mac(address: string): XEl;
+  ip(ip: IpSpec): XEl;
+  option(name: string, value: string): XEl;
+  status(value: string): XEl;
 }
 
 function defined(o: Record<string, string | number | undefined>): [string, string][] {
@@ -225,31 +225,31 @@ function defined(o: Record<string, string | number | undefined>): [string, strin
 
 /** v3 writes scalar sub-properties as attributes (§4.2). */
 const V3: Dialect = {
-  version: (v, name = 'version') => node(name, [], { major: String(v.major), minor: String(v.minor) }),
-  cpuType: (type) => node('cpu', [], { id: type }),
-  topology: (t) => node('topology', [], Object.fromEntries(defined({ sockets: t.sockets, cores: t.cores, threads: t.threads }))),
-  os: (type, boot) => node('os', (boot ?? []).map((d) => node('boot', [], { dev: d })), type ? { type } : {}),
-  mac: (address) => node('mac', [], { address }),
-  ip: (ip) => node('ip', [], Object.fromEntries(defined({ address: ip.address, netmask: ip.netmask, gateway: ip.gateway }))),
-  option: (name, value) => node('option', [], { name, value }),
-  status: (value) => node('status', [textNode('state', value)]),
+  version: (v, name = 'version') => el(name, { major: v.major, minor: v.minor }),
+  cpuType: (type) => el('cpu', { id: type }),
+  topology: (t) => el('topology', { sockets: t.sockets, cores: t.cores, threads: t.threads }),
+  os: (type, boot) => el('os', type ? { type } : {}, (boot ?? []).map((d) => el('boot', { dev: d }))),
+  mac: (address) => el('mac', { address }),
+  ip: (ip) => el('ip', { address: ip.address, netmask: ip.netmask, gateway: ip.gateway }),
+  option: (name, value) => el('option', { name, value }),
+  status: (value) => el('status', {}, [textEl('state', value)]),
 };
 
 /** v4 writes everything but id/href as elements (§4.1). */
 const V4: Dialect = {
-  version: (v, name = 'version') => node(name, [textNode('major', v.major), textNode('minor', v.minor)]),
-  cpuType: (type) => node('cpu', [textNode('type', type)]),
-  topology: (t) => node('topology', defined({ cores: t.cores, sockets: t.sockets, threads: t.threads }).map(([k, v]) => textNode(k, v))),
+  version: (v, name = 'version') => el(name, {}, [textEl('major', v.major), textEl('minor', v.minor)]),
+  cpuType: (type) => el('cpu', {}, [textEl('type', type)]),
+  topology: (t) => el('topology', {}, defined({ cores: t.cores, sockets: t.sockets, threads: t.threads }).map(([k, v]) => textEl(k, v))),
   os: (type, boot) => {
-    const kids: XNode[] = [];
-    if (boot?.length) kids.push(node('boot', [node('devices', boot.map((d) => textNode('device', d)))]));
-    if (type) kids.push(textNode('type', type));
-    return node('os', kids);
+    const kids: XEl[] = [];
+    if (boot?.length) kids.push(el('boot', {}, [el('devices', {}, boot.map((d) => textEl('device', d)))]));
+    if (type) kids.push(textEl('type', type));
+    return el('os', {}, kids);
   },
-  mac: (address) => node('mac', [textNode('address', address)]),
-  ip: (ip) => node('ip', defined({ address: ip.address, netmask: ip.netmask, gateway: ip.gateway }).map(([k, v]) => textNode(k, v))),
-  option: (name, value) => node('option', [textNode('name', name), textNode('value', value)]),
-  status: (value) => textNode('status', value),
+  mac: (address) => el('mac', {}, [textEl('address', address)]),
+  ip: (ip) => el('ip', {}, defined({ address: ip.address, netmask: ip.netmask, gateway: ip.gateway }).map(([k, v]) => textEl(k, v))),
+  option: (name, value) => el('option', {}, [textEl('name', name), textEl('value', value)]),
+  status: (value) => textEl('status', value),
 };
 
 export function dialect(v: ApiVersion): Dialect {
@@ -258,234 +258,236 @@ export function dialect(v: ApiVersion): Dialect {
 
 // ---- helpers ----------------------------------------------------------------------------------
 
-export function refNode(name: string, r: RefSpec): XNode {
-  if (r.id !== undefined) return node(name, [], { id: r.id });
-  return node(name, r.name !== undefined ? [textNode('name', r.name)] : []);
+export function refNode(name: string, r: RefSpec): XEl {
+  if (r.id !== undefined) return el(name, { id: r.id });
+  return el(name, {}, r.name !== undefined ? [textEl('name', r.name)] : []);
 }
 
 /** Push `<name>value</name>` only when the value is given. */
-function opt(kids: XNode[], name: string, value: string | number | boolean | undefined): void {
-  if (value !== undefined) kids.push(textNode(name, value));
+function opt(kids: XEl['children'], name: string, value: string | number | boolean | undefined): void {
+  if (value !== undefined) kids.push(textEl(name, value));
 }
 
 // ---- entity bodies ----------------------------------------------------------------------------
 
-export function dataCenterBody(v: ApiVersion, s: DataCenterSpec): XNode {
-  const k: XNode[] = [textNode('name', s.name)];
+export function dataCenterBody(v: ApiVersion, s: DataCenterSpec): XEl {
+  const k: XEl[] = [textEl('name', s.name)];
   opt(k, 'description', s.description);
   opt(k, 'local', s.local);
   if (v === 3) opt(k, 'storage_type', s.storageType);
   opt(k, 'storage_format', s.storageFormat);
   if (s.version) k.push(dialect(v).version(s.version));
-  return node('data_center', k);
+  return el('data_center', {}, k);
 }
 
-export function clusterBody(v: ApiVersion, s: ClusterSpec): XNode {
-  const k: XNode[] = [textNode('name', s.name)];
+export function clusterBody(v: ApiVersion, s: ClusterSpec): XEl {
+  const k: XEl[] = [textEl('name', s.name)];
   opt(k, 'description', s.description);
   if (s.cpuType) k.push(dialect(v).cpuType(s.cpuType));
   k.push(refNode('data_center', s.dataCenter));
   if (s.version) k.push(dialect(v).version(s.version));
-  return node('cluster', k);
+  return el('cluster', {}, k);
 }
 
-export function powerManagementNode(v: ApiVersion, pm: PowerManagementSpec): XNode {
+export function powerManagementNode(v: ApiVersion, pm: PowerManagementSpec): XEl {
   const d = dialect(v);
-  const k: XNode[] = [textNode('enabled', pm.enabled)];
+  const k: XEl[] = [textEl('enabled', pm.enabled)];
   // v3 carries the agent type as an attribute (`<power_management type="ipmilan">`, §4.2).
   if (v === 4) opt(k, 'type', pm.type);
   opt(k, 'address', pm.address);
   opt(k, 'username', pm.username);
   opt(k, 'password', pm.password);
-  if (pm.options && Object.keys(pm.options).length) k.push(node('options', Object.entries(pm.options).map(([n, val]) => d.option(n, val))));
-  return node('power_management', k, v === 3 && pm.type ? { type: pm.type } : {});
+  if (pm.options && Object.keys(pm.options).length) k.push(el('options', {}, Object.entries(pm.options).map(([n, val]) => d.option(n, val))));
+  return el('power_management', v === 3 && pm.type ? { type: pm.type } : {}, k);
 }
 
-export function hostBody(v: ApiVersion, s: HostSpec): XNode {
-  const k: XNode[] = [textNode('name', s.name), textNode('address', s.address)];
+export function hostBody(v: ApiVersion, s: HostSpec): XEl {
+  const k: XEl[] = [textEl('name', s.name), textEl('address', s.address)];
   opt(k, 'root_password', s.rootPassword);
   opt(k, 'description', s.description);
   if (s.cluster) k.push(refNode('cluster', s.cluster));
   opt(k, 'port', s.port);
   if (s.powerManagement) k.push(powerManagementNode(v, s.powerManagement));
-  return node('host', k);
+  return el('host', {}, k);
 }
 
-export function hostUpdateBody(v: ApiVersion, s: HostUpdateSpec): XNode {
-  const k: XNode[] = [];
+export function hostUpdateBody(v: ApiVersion, s: HostUpdateSpec): XEl {
+  const k: XEl[] = [];
   opt(k, 'name', s.name);
   opt(k, 'address', s.address);
   opt(k, 'description', s.description);
   if (s.cluster) k.push(refNode('cluster', s.cluster));
   opt(k, 'port', s.port);
   if (s.powerManagement) k.push(powerManagementNode(v, s.powerManagement));
-  return node('host', k);
+  return el('host', {}, k);
 }
 
-export function networkBody(_v: ApiVersion, s: NetworkSpec): XNode {
-  const k: XNode[] = [textNode('name', s.name)];
+export function networkBody(_v: ApiVersion, s: NetworkSpec): XEl {
+  const k: XEl[] = [textEl('name', s.name)];
   opt(k, 'description', s.description);
   k.push(refNode('data_center', s.dataCenter));
-  if (s.vlanId !== undefined) k.push(node('vlan', [], { id: String(s.vlanId) }));
+  if (s.vlanId !== undefined) k.push(el('vlan', { id: s.vlanId }));
   opt(k, 'mtu', s.mtu);
   opt(k, 'stp', s.stp);
-  if (s.usages) k.push(node('usages', s.usages.map((u) => textNode('usage', u))));
-  return node('network', k);
+  if (s.usages) k.push(el('usages', {}, s.usages.map((u) => textEl('usage', u))));
+  return el('network', {}, k);
 }
 
-export function clusterNetworkBody(_v: ApiVersion, s: ClusterNetworkSpec): XNode {
+export function clusterNetworkBody(_v: ApiVersion, s: ClusterNetworkSpec): XEl {
   const n = refNode('network', s.network);
   opt(n.children, 'required', s.required);
-  if (s.usages) n.children.push(node('usages', s.usages.map((u) => textNode('usage', u))));
+  if (s.usages) n.children.push(el('usages', {}, s.usages.map((u) => textEl('usage', u))));
   return n;
 }
 
-export function storageDomainBody(v: ApiVersion, s: StorageDomainSpec): XNode {
+export function storageDomainBody(v: ApiVersion, s: StorageDomainSpec): XEl {
   const st = s.storage;
-  const sk: XNode[] = [textNode('type', st.type)];
+  const sk: XEl[] = [textEl('type', st.type)];
   opt(sk, 'address', st.address);
   opt(sk, 'path', st.path);
   opt(sk, 'nfs_version', st.nfsVersion);
   opt(sk, 'mount_options', st.mountOptions);
   if (st.logicalUnits?.length) {
     const luns = st.logicalUnits.map((l) => {
-      const lk: XNode[] = [];
+      const lk: XEl[] = [];
       opt(lk, 'address', l.address);
       opt(lk, 'port', l.port);
       opt(lk, 'target', l.target);
-      return node('logical_unit', lk, { id: l.id });
+      return el('logical_unit', { id: l.id }, lk);
     });
     // v4 wraps LUNs in <logical_units>; v3 lists them directly (§7.5).
-    if (v === 4) sk.push(node('logical_units', luns));
+    if (v === 4) sk.push(el('logical_units', {}, luns));
     else sk.push(...luns);
   }
-  const k: XNode[] = [textNode('name', s.name), textNode('type', s.type)];
+  const k: XEl[] = [textEl('name', s.name), textEl('type', s.type)];
   opt(k, 'description', s.description);
-  k.push(node('storage', sk));
+  k.push(el('storage', {}, sk));
   opt(k, 'storage_format', s.storageFormat);
   k.push(refNode('host', s.host));
-  return node('storage_domain', k);
+  return el('storage_domain', {}, k);
 }
 
-export function templateBody(_v: ApiVersion, s: TemplateSpec): XNode {
-  const k: XNode[] = [textNode('name', s.name)];
+export function templateBody(_v: ApiVersion, s: TemplateSpec): XEl {
+  const k: XEl[] = [textEl('name', s.name)];
   opt(k, 'description', s.description);
   k.push(refNode('vm', s.vm));
-  return node('template', k);
+  return el('template', {}, k);
 }
 
-export function vmBody(v: ApiVersion, s: VmUpdateSpec & { cloneDisks?: boolean }): XNode {
+export function vmBody(v: ApiVersion, s: VmUpdateSpec & { cloneDisks?: boolean }): XEl {
   const d = dialect(v);
-  const k: XNode[] = [];
+  const k: XEl[] = [];
   opt(k, 'name', s.name);
   opt(k, 'description', s.description);
   if (s.cluster) k.push(refNode('cluster', s.cluster));
   if (s.template) k.push(refNode('template', s.template));
   opt(k, 'memory', s.memory);
-  if (s.cpu) k.push(node('cpu', [d.topology(s.cpu)]));
+  if (s.cpu) k.push(el('cpu', {}, [d.topology(s.cpu)]));
   if (s.os && (s.os.type || s.os.boot?.length)) k.push(d.os(s.os.type, s.os.boot));
   opt(k, 'type', s.type);
-  if (s.display) k.push(node('display', [textNode('type', s.display.type)]));
+  if (s.display) k.push(el('display', {}, [textEl('type', s.display.type)]));
   if (s.placement) {
-    const pk: XNode[] = [];
+    const pk: XEl[] = [];
     opt(pk, 'affinity', s.placement.affinity);
     const hosts = s.placement.hosts ?? [];
     // v3 has a single <host>; v4 a <hosts> list (§7.7, v3 schema VmPlacementPolicy).
     if (v === 3 && hosts[0]) pk.push(refNode('host', hosts[0]));
-    if (v === 4 && hosts.length) pk.push(node('hosts', hosts.map((h) => refNode('host', h))));
-    k.push(node('placement_policy', pk));
+    if (v === 4 && hosts.length) pk.push(el('hosts', {}, hosts.map((h) => refNode('host', h))));
+    k.push(el('placement_policy', {}, pk));
   }
-  if (s.highAvailability !== undefined) k.push(node('high_availability', [textNode('enabled', s.highAvailability)]));
+  if (s.highAvailability !== undefined) k.push(el('high_availability', {}, [textEl('enabled', s.highAvailability)]));
   opt(k, 'stateless', s.stateless);
-  if (v === 3 && s.cloneDisks) k.push(node('disks', [textNode('clone', true)]));
-  return node('vm', k);
+  if (v === 3 && s.cloneDisks) k.push(el('disks', {}, [textEl('clone', true)]));
+  return el('vm', {}, k);
 }
 
-export function vmNicBody(v: ApiVersion, s: VmNicSpec): XNode {
-  const k: XNode[] = [textNode('name', s.name)];
+export function vmNicBody(v: ApiVersion, s: VmNicSpec): XEl {
+  const k: XEl[] = [textEl('name', s.name)];
   opt(k, 'interface', s.interface);
   if (v === 3 && s.network) k.push(refNode('network', s.network));
   if (v === 4 && s.vnicProfile) k.push(refNode('vnic_profile', s.vnicProfile));
   if (s.mac) k.push(dialect(v).mac(s.mac));
-  return node('nic', k);
+  return el('nic', {}, k);
 }
 
 /** v3: `<disk>` to `/vms/{id}/disks`; v4: `<disk_attachment>` to `/vms/{id}/diskattachments` (§7.7). */
-export function diskBody(v: ApiVersion, s: DiskSpec): XNode {
-  const sd = node('storage_domains', [refNode('storage_domain', s.storageDomain)]);
+export function diskBody(v: ApiVersion, s: DiskBodySpec): XEl {
+  const sd = el('storage_domains', {}, [refNode('storage_domain', s.storageDomain)]);
   if (v === 3) {
-    const k: XNode[] = [];
+    const k: XEl[] = [];
     opt(k, 'name', s.name);
     opt(k, 'description', s.description);
-    k.push(textNode('size', s.size));
+    k.push(textEl('size', s.size));
     opt(k, 'interface', s.interface);
     opt(k, 'format', s.format);
     opt(k, 'sparse', s.sparse);
     opt(k, 'bootable', s.bootable);
     k.push(sd);
-    return node('disk', k);
+    return el('disk', {}, k);
   }
-  const dk: XNode[] = [];
+  const dk: XEl[] = [];
   opt(dk, 'description', s.description);
   opt(dk, 'format', s.format);
   opt(dk, 'name', s.name);
-  dk.push(textNode('provisioned_size', s.size));
+  dk.push(textEl('provisioned_size', s.size));
   opt(dk, 'sparse', s.sparse);
   dk.push(sd);
-  const k: XNode[] = [];
+  const k: XEl[] = [];
   opt(k, 'bootable', s.bootable ?? false);
   opt(k, 'interface', s.interface ?? 'virtio');
-  k.push(textNode('active', true));
-  k.push(node('disk', dk));
-  return node('disk_attachment', k);
+  k.push(textEl('active', true));
+  k.push(el('disk', {}, dk));
+  return el('disk_attachment', {}, k);
 }
 
-export function hostNicUpdateBody(v: ApiVersion, s: { bootProtocol?: string; ip?: IpSpec }): XNode {
-  const k: XNode[] = [];
+export function hostNicUpdateBody(v: ApiVersion, s: { bootProtocol?: string; ip?: IpSpec }): XEl {
+  const k: XEl[] = [];
   opt(k, 'boot_protocol', s.bootProtocol);
   if (s.ip) k.push(dialect(v).ip(s.ip));
-  return node('host_nic', k);
+  return el('host_nic', {}, k);
 }
 
 // ---- actions ----------------------------------------------------------------------------------
 
-function setupNetworksNodes(v: ApiVersion, s: SetupNetworksSpec): XNode[] {
+function setupNetworksNodes(v: ApiVersion, s: SetupNetworksSpec): XEl[] {
   const d = dialect(v);
-  const out: XNode[] = [];
+  const out: XEl[] = [];
   if (s.modifiedBonds?.length) {
     out.push(
-      node(
+      el(
         'modified_bonds',
+        {},
         s.modifiedBonds.map((b) => {
-          const bk: XNode[] = [];
-          if (b.options && Object.keys(b.options).length) bk.push(node('options', Object.entries(b.options).map(([n, val]) => d.option(n, val))));
-          bk.push(node('slaves', b.slaves.map((sl) => refNode('host_nic', sl))));
-          return node('host_nic', [textNode('name', b.name), node('bonding', bk)]);
+          const bk: XEl[] = [];
+          if (b.options && Object.keys(b.options).length) bk.push(el('options', {}, Object.entries(b.options).map(([n, val]) => d.option(n, val))));
+          bk.push(el('slaves', {}, b.slaves.map((sl) => refNode('host_nic', sl))));
+          return el('host_nic', {}, [textEl('name', b.name), el('bonding', {}, bk)]);
         }),
       ),
     );
   }
   if (s.modifiedNetworkAttachments?.length) {
     out.push(
-      node(
+      el(
         'modified_network_attachments',
+        {},
         s.modifiedNetworkAttachments.map((a) => {
-          const ak: XNode[] = [refNode('network', a.network), refNode('host_nic', a.hostNic)];
+          const ak: XEl[] = [refNode('network', a.network), refNode('host_nic', a.hostNic)];
           if (a.bootProtocol) {
-            const ik: XNode[] = [textNode('assignment_method', a.bootProtocol)];
+            const ik: XEl[] = [textEl('assignment_method', a.bootProtocol)];
             if (a.ip) ik.push(d.ip(a.ip));
-            ak.push(node('ip_address_assignments', [node('ip_address_assignment', ik)]));
+            ak.push(el('ip_address_assignments', {}, [el('ip_address_assignment', {}, ik)]));
           }
           if (a.nameServers?.length) {
-            ak.push(node('dns_resolver_configuration', [node('name_servers', a.nameServers.map((ns) => textNode('name_server', ns)))]));
+            ak.push(el('dns_resolver_configuration', {}, [el('name_servers', {}, a.nameServers.map((ns) => textEl('name_server', ns)))]));
           }
-          return node('network_attachment', ak);
+          return el('network_attachment', {}, ak);
         }),
       ),
     );
   }
   if (s.removedNetworkAttachments?.length) {
-    out.push(node('removed_network_attachments', s.removedNetworkAttachments.map((r) => refNode('network_attachment', r))));
+    out.push(el('removed_network_attachments', {}, s.removedNetworkAttachments.map((r) => refNode('network_attachment', r))));
   }
   opt(out, 'check_connectivity', s.checkConnectivity);
   opt(out, 'connectivity_timeout', s.connectivityTimeout);
@@ -494,9 +496,9 @@ function setupNetworksNodes(v: ApiVersion, s: SetupNetworksSpec): XNode[] {
 }
 
 /** The `<action>` envelope (§5.2): `<action/>` when there are no parameters. */
-export function actionBody(v: ApiVersion, p: ActionParams = {}): XNode {
+export function actionBody(v: ApiVersion, p: ActionParams = {}): XEl {
   const d = dialect(v);
-  const k: XNode[] = [];
+  const k: XEl[] = [];
   if (p.setupNetworks) k.push(...setupNetworksNodes(v, p.setupNetworks));
   if (p.cluster) k.push(refNode('cluster', p.cluster));
   if (p.host) k.push(refNode('host', p.host));
@@ -506,17 +508,17 @@ export function actionBody(v: ApiVersion, p: ActionParams = {}): XNode {
   opt(k, 'image', p.image);
   opt(k, 'fence_type', p.fenceType);
   if (p.vm) {
-    const vk: XNode[] = [];
+    const vk: XEl[] = [];
     opt(vk, 'name', p.vm.name);
     if (p.vm.bootDevices?.length) vk.push(d.os(undefined, p.vm.bootDevices));
-    if (p.vm.host) vk.push(node('placement_policy', v === 3 ? [refNode('host', p.vm.host)] : [node('hosts', [refNode('host', p.vm.host)])]));
-    k.push(node('vm', vk));
+    if (p.vm.host) vk.push(el('placement_policy', {}, v === 3 ? [refNode('host', p.vm.host)] : [el('hosts', {}, [refNode('host', p.vm.host)])]));
+    k.push(el('vm', {}, vk));
   }
   if (p.ticket) {
-    const tk: XNode[] = [];
+    const tk: XEl[] = [];
     opt(tk, 'value', p.ticket.value);
     opt(tk, 'expiry', p.ticket.expiry);
-    k.push(node('ticket', tk));
+    k.push(el('ticket', {}, tk));
   }
   opt(k, 'discard_snapshots', p.discardSnapshots);
   opt(k, 'exclusive', p.exclusive);
@@ -525,14 +527,12 @@ export function actionBody(v: ApiVersion, p: ActionParams = {}): XNode {
   opt(k, 'reason', p.reason);
   if (p.status) k.push(d.status(p.status));
   opt(k, 'async', p.async);
-  return node('action', k);
+  return el('action', {}, k);
 }
 
 /** v3 storage-domain removal body (`DELETE /storagedomains/{id}`, §7.5); v4 uses query params. */
-export function storageDomainRemoveBodyV3(host: RefSpec, format: boolean, destroy?: boolean): XNode {
-  const k: XNode[] = [refNode('host', host), textNode('format', format)];
+export function storageDomainRemoveBodyV3(host: RefSpec, format: boolean, destroy?: boolean): XEl {
+  const k: XEl[] = [refNode('host', host), textEl('format', format)];
   opt(k, 'destroy', destroy);
-  return node('storage_domain', k);
+  return el('storage_domain', {}, k);
 }
-
-export { toXml };

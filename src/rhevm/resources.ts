@@ -8,7 +8,7 @@ import { actionBody, type ActionParams } from './encode.js';
 import { EngineFault } from './errors.js';
 import type { ActionResult, ApiVersion, EntityKind, EntityKinds } from './model.js';
 import { collectionUrl, type ListOptions } from './search.js';
-import type { XNode } from './xml.js';
+import type { XEl } from '../xml/tree.js';
 
 export type Opts = CallOptions & { op?: Op };
 
@@ -69,7 +69,7 @@ export class Collection<K extends EntityKind> {
   }
 
   /** POST with the look-up-by-name-before-retry rule (§10). */
-  protected async addBody(body: XNode, name: string | undefined, o: Op, query = ''): Promise<EntityKinds[K]> {
+  protected async addBody(body: XEl, name: string | undefined, o: Op, query = ''): Promise<EntityKinds[K]> {
     return this.conn.addEntity(this.kind, `${this.path}${query}`, body, o, async () => (name === undefined ? undefined : this.findByName(name, { op: o })));
   }
 

@@ -5,6 +5,7 @@
  * and connection resets, and only for idempotent calls (GET, PUT, DELETE) — or for any call when
  * the failure happened before the request could reach the engine (connection refused).
  */
+import { sleep } from '../util/sleep.js';
 import { RhevmError } from './errors.js';
 
 export interface RetryPolicy {
@@ -28,23 +29,10 @@ export function backoffDelay(attempt: number, p: RetryPolicy, random: () => numb
   return Math.round(exp / 2 + random() * (exp / 2));
 }
 
-/** Sleep that ends early (rejecting) when the signal aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(abortError(signal));
-      return;
-    }
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(abortError(signal!));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+/** A wait between tries or polls; an abort ends it at once, and the engine call with RB_ERR_RHEVM_ABORTED. */
+export async function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  await sleep(ms, signal);
+  if (signal?.aborted) throw abortError(signal);
 }
 
 export function abortError(signal: AbortSignal): RhevmError {

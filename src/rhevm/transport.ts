@@ -48,9 +48,9 @@ export interface NetworkFailureDetails {
 
 export class Transport {
   readonly origin: string;
-  readonly #agent: Agent;
-  readonly #timeoutMs: number;
-  readonly #maxBody: number;
+  private readonly agent: Agent;
+  private readonly timeoutMs: number;
+  private readonly maxBody: number;
 
   constructor(opts: TransportOptions) {
     const u = new URL(opts.origin);
@@ -59,11 +59,11 @@ export class Transport {
       throw new RhevmError('RB_ERR_RHEVM_TLS', 'no CA pinned for this engine: fetch and pin it first (rhevboot rhevm test)');
     }
     this.origin = u.origin;
-    this.#timeoutMs = opts.timeoutMs;
-    this.#maxBody = opts.maxBodyBytes ?? MAX_BODY_BYTES;
+    this.timeoutMs = opts.timeoutMs;
+    this.maxBody = opts.maxBodyBytes ?? MAX_BODY_BYTES;
     // Only the pinned CA is trusted (not the system store): an engine cert from any other CA,
     // however public, is refused. rejectUnauthorized stays at its default (true).
-    this.#agent = new Agent(u.protocol === 'https:' ? { connect: { ca: opts.caPem! } } : {});
+    this.agent = new Agent(u.protocol === 'https:' ? { connect: { ca: opts.caPem! } } : {});
   }
 
   /** Resolve a path or href against the origin; hrefs pointing elsewhere are refused (credentials stay home). */
@@ -75,7 +75,7 @@ export class Transport {
 
   async request(req: HttpRequest): Promise<HttpResponse> {
     const url = this.url(req.path);
-    const timeout = AbortSignal.timeout(req.timeoutMs ?? this.#timeoutMs);
+    const timeout = AbortSignal.timeout(req.timeoutMs ?? this.timeoutMs);
     const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
     const where = { method: req.method, path: url.pathname + url.search };
     try {
@@ -83,16 +83,16 @@ export class Transport {
         method: req.method,
         headers: req.headers,
         body: req.body,
-        dispatcher: this.#agent,
+        dispatcher: this.agent,
         signal,
       });
       const chunks: Buffer[] = [];
       let size = 0;
       for await (const chunk of res.body) {
         size += (chunk as Buffer).length;
-        if (size > this.#maxBody) {
+        if (size > this.maxBody) {
           res.body.destroy();
-          throw new RhevmError('RB_ERR_RHEVM_PROTOCOL', `engine response larger than ${this.#maxBody} bytes`, where);
+          throw new RhevmError('RB_ERR_RHEVM_PROTOCOL', `engine response larger than ${this.maxBody} bytes`, where);
         }
         chunks.push(chunk as Buffer);
       }
@@ -115,6 +115,6 @@ export class Transport {
   }
 
   async close(): Promise<void> {
-    await this.#agent.close();
+    await this.agent.close();
   }
 }

@@ -22,6 +22,7 @@ import {
 } from './encode.js';
 import type { ActionResult, Cluster, DataCenter, Job, Network, StorageDomain, Template, VnicProfile } from './model.js';
 import { Collection, type Opts } from './resources.js';
+import { removeKids, text } from '../xml/tree.js';
 
 const enc = encodeURIComponent;
 
@@ -38,7 +39,7 @@ export class DataCenters extends Collection<'data_center'> {
   async update(id: string, spec: Partial<DataCenterSpec>, opts: Opts = {}): Promise<DataCenter> {
     const o = this.op(opts);
     const body = dataCenterBody(await this.version(o), { name: '', ...spec });
-    body.children = body.children.filter((c) => !(c.name === 'name' && c.text === ''));
+    removeKids(body, 'name', (c) => text(c) === '');
     return this.conn.putEntity('data_center', `datacenters/${enc(id)}`, body, o);
   }
 

@@ -3,11 +3,11 @@
  * power, migrate, clone; NICs and disks.
  */
 import type { Connection } from './connection.js';
-import { diskBody, vmBody, vmNicBody, type DiskSpec, type RefSpec, type VmNicSpec, type VmSpec, type VmUpdateSpec } from './encode.js';
+import { diskBody, vmBody, vmNicBody, type DiskBodySpec, type RefSpec, type VmBodySpec, type VmNicSpec, type VmUpdateSpec } from './encode.js';
 import { RhevmError } from './errors.js';
 import type { ActionResult, Disk, Vm, VmNic } from './model.js';
 import { Collection, type Opts } from './resources.js';
-import { node, textNode, type XNode } from './xml.js';
+import { el, textEl, type XEl } from '../xml/tree.js';
 
 /** The Blank template exists on every engine (§4.4). */
 export const BLANK_TEMPLATE: RefSpec = { name: 'Blank' };
@@ -23,7 +23,7 @@ export class Vms extends Collection<'vm'> {
    * connection polls that out, so the VM returned is ready either way (§7.7).
    * `cloneDisks` makes independent disk copies (v4 `?clone=true`, v3 in the body).
    */
-  async add(spec: VmSpec, opts: Opts = {}): Promise<Vm> {
+  async add(spec: VmBodySpec, opts: Opts = {}): Promise<Vm> {
     const o = this.op(opts);
     const v = await this.version(o);
     const full = { ...spec, template: spec.template ?? BLANK_TEMPLATE };
@@ -31,7 +31,7 @@ export class Vms extends Collection<'vm'> {
   }
 
   /** Create a VM from a template with its own copies of the template's disks. */
-  async cloneFromTemplate(template: RefSpec, spec: Omit<VmSpec, 'template' | 'cloneDisks'>, opts: Opts = {}): Promise<Vm> {
+  async cloneFromTemplate(template: RefSpec, spec: Omit<VmBodySpec, 'template' | 'cloneDisks'>, opts: Opts = {}): Promise<Vm> {
     return this.add({ ...spec, template, cloneDisks: true }, opts);
   }
 
@@ -53,10 +53,10 @@ export class Vms extends Collection<'vm'> {
       return;
     }
     if (!opts.force && !opts.detachOnly) return this.conn.remove(p, o);
-    const kids: XNode[] = [];
-    if (opts.force) kids.push(textNode('force', true));
-    if (opts.detachOnly) kids.push(node('vm', [node('disks', [textNode('detach_only', true)])]));
-    await this.conn.remove(p, o, { body: node('action', kids) });
+    const kids: XEl[] = [];
+    if (opts.force) kids.push(textEl('force', true));
+    if (opts.detachOnly) kids.push(el('vm', {}, [el('disks', {}, [textEl('detach_only', true)])]));
+    await this.conn.remove(p, o, { body: el('action', {}, kids) });
   }
 
   /** Start; `bootDevices` makes it a run-once boot (e.g. `['network']` to PXE-install it), `host` pins it. */
@@ -134,7 +134,7 @@ export class Vms extends Collection<'vm'> {
     return c.list({ op: o });
   }
 
-  async addDisk(vmId: string, spec: DiskSpec, opts: Opts = {}): Promise<Disk> {
+  async addDisk(vmId: string, spec: DiskBodySpec, opts: Opts = {}): Promise<Disk> {
     const o = this.op(opts);
     const v = await this.version(o);
     const kind = v === 4 ? ('disk_attachment' as const) : ('disk' as const);

@@ -1,36 +1,11 @@
 /**
  * The hypervisor side of VM management, as one interface with a driver per kind of manager
  * (issue 7): RHEV-M / oVirt engines first (src/rhevm), libvirt for plain KVM hosts second, so a
- * mixed estate is real. Services and placement speak only this; drivers translate.
+ * mixed estate is real. Services speak only this; drivers translate. Hosts and images are
+ * reported in placement's vocabulary (src/domain/hypervisor.ts).
  * Sizes are MiB; names are the manager's names (a VM's name is also its node name in rhevboot).
  */
-
-/** A host that can run VMs, as placement sees it. */
-export interface HostInfo {
-  /** The manager's id for the host. */
-  id: string;
-  name: string;
-  /** The driver (manager) this host belongs to: an engine name or a libvirt host name. */
-  manager: string;
-  /** rhevh, kvm, … (RHEV-M hosts of type rhev-h / ovirt_node are `rhevh`, rhel hosts `kvm`). */
-  hypervisorType: string;
-  /** x86_64, ppc64le, … */
-  arch: string;
-  /** up, maintenance, down, non_responsive, … (engine words; libvirt: up when reachable). */
-  state: string;
-  memoryTotalMiB: number;
-  /** What the manager says can still be scheduled (RHEV-M max_scheduling_memory). */
-  memoryFreeMiB: number;
-  cluster?: string;
-}
-
-/** A template / image a VM is created from, with the properties placement matches on. */
-export interface ImageInfo {
-  id: string;
-  name: string;
-  manager: string;
-  properties: { hypervisorType?: string; architecture?: string; minMemoryMiB?: number };
-}
+import type { HostInfo, ImageInfo } from '../domain/hypervisor.js';
 
 export interface DiskSpec {
   sizeMiB: number;

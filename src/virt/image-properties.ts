@@ -11,7 +11,7 @@
  * can surround the properties. A malformed value (min_memory_mib=lots) is ignored too, but
  * reported, so a listing can say why a property does not apply.
  */
-import type { ImageInfo } from './driver.js';
+import type { ImageInfo } from '../domain/hypervisor.js';
 
 export interface ParsedProperties {
   properties: ImageInfo['properties'];

@@ -14,7 +14,8 @@
 import { randomBytes } from 'node:crypto';
 import { RhevbootError } from '../errors.js';
 import type { DiskSpec, NicSpec, VmChanges, VmSpec } from './driver.js';
-import { el, find, findAll, kids, mib, removeKids, setText, text, type XEl } from './libvirt-xml.js';
+import { el, find, findAll, kids, removeKids, setText, text, type XEl } from '../xml/tree.js';
+import { mib } from './libvirt-xml.js';
 
 export const NS = 'urn:x-rhevboot:libvirt:1';
 

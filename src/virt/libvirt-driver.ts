@@ -28,12 +28,15 @@ import path from 'node:path';
 import { RhevbootError, isRhevbootError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { Mutex } from '../util/mutex.js';
-import type { DiskSpec, HostInfo, HypervisorDriver, ImageInfo, NicSpec, PowerAction, VmChanges, VmInfo, VmSpec } from './driver.js';
+import { sleep } from '../util/sleep.js';
+import type { HostInfo, ImageInfo } from '../domain/hypervisor.js';
+import type { DiskSpec, HypervisorDriver, NicSpec, PowerAction, VmChanges, VmInfo, VmSpec } from './driver.js';
 import { applyChanges, buildDomain, checkSafeName, ensureOurs, ensureScsiController, checkMac, checkName, cloneIdentity, diskXml, newMac, nicXml, planDisks, readDomain, removeNics, setTemplate, type DomainFacts, type HostFacts, type PlannedDisk } from './libvirt-domain.js';
 import { describeHost, hostInfo, vmState, type HostDescription, type Status } from './libvirt-host.js';
 import { firstColumn, keyValues, parseCapabilities, parseIfAddr, parseLeases, parseList } from './libvirt-parse.js';
 import { VirshShell } from './libvirt-shell.js';
-import { find, findAll, parseXml, text, toXml, type XEl } from './libvirt-xml.js';
+import { find, findAll, text, toXml, type XEl } from '../xml/tree.js';
+import { parseLibvirtXml } from './libvirt-xml.js';
 
 export interface LibvirtDriverOptions {
   /** The manager's name in rhevboot (also the name of its one host). */
@@ -108,7 +111,7 @@ export class LibvirtDriver implements HypervisorDriver {
   // ---- reading domains ----------------------------------------------------------------------
 
   private async domainXml(name: string, inactive = false): Promise<XEl> {
-    return parseXml(await (inactive ? this.virsh('dumpxml', name, '--inactive') : this.virsh('dumpxml', name)), `domain ${name}`);
+    return parseLibvirtXml(await (inactive ? this.virsh('dumpxml', name, '--inactive') : this.virsh('dumpxml', name)), `domain ${name}`);
   }
 
   /** Every domain this host has that rhevboot can address, with its state and XML facts. */
@@ -228,7 +231,7 @@ export class LibvirtDriver implements HypervisorDriver {
 
   /** `define` from a file: virsh reads it on this side, so this works over qemu+ssh too. */
   private async define(dom: XEl): Promise<void> {
-    const file = await this.tmpFile(`${text(find(dom, 'name'))}.xml`, toXml(dom));
+    const file = await this.tmpFile(`${text(find(dom, 'name'))}.xml`, toXml(dom, { pretty: true }));
     try {
       await this.virsh('define', file);
     } finally {
@@ -401,7 +404,7 @@ export class LibvirtDriver implements HypervisorDriver {
     if (ch.memoryMiB !== undefined) await tryLive('memory', () => this.virsh('setmem', name, `${ch.memoryMiB}M`, '--live'));
     for (const dev of added) {
       await tryLive(`attach ${dev.name}`, async () => {
-        const file = await this.tmpFile(`${name}-dev.xml`, toXml(dev));
+        const file = await this.tmpFile(`${name}-dev.xml`, toXml(dev, { pretty: true }));
         try {
           await this.virsh('attach-device', name, file, '--live');
         } finally {
@@ -494,7 +497,7 @@ export class LibvirtDriver implements HypervisorDriver {
       const state = await this.stateOf(name);
       if (state === want) return this.info(name, state);
       if (Date.now() >= until) throw new RhevbootError('RB_ERR_LIBVIRT_TIMEOUT', `VM ${name} is ${state}, not ${want}, after ${this.longMs} ms${hint ? ` (${hint})` : ''}`, { vm: name, state, want });
-      await new Promise((r) => setTimeout(r, this.opts.pollMs ?? 500));
+      await sleep(this.opts.pollMs ?? 500);
     }
   }
 

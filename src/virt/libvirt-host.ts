@@ -4,7 +4,7 @@
  */
 import { isRhevbootError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { HostInfo } from './driver.js';
+import type { HostInfo } from '../domain/hypervisor.js';
 import { checkSafeName } from './libvirt-domain.js';
 import { keyValues, kibToMiB, parseCapabilities, parseList, parseMemStats, parseNodeinfo, type NodeInfo } from './libvirt-parse.js';
 

@@ -3,7 +3,8 @@
  * so field names are English). Each reader is tolerant of extra columns and lines that later
  * libvirt releases add, and of names it cannot address (skipped, not guessed at).
  */
-import { find, findAll, kids, parseXml, text } from './libvirt-xml.js';
+import { find, findAll, kids, text } from '../xml/tree.js';
+import { parseLibvirtXml } from './libvirt-xml.js';
 
 /** `Key:   value` lines (nodeinfo, dominfo, vol-info, nodememstats). */
 export function keyValues(out: string): Map<string, string> {
@@ -105,7 +106,7 @@ export interface Capabilities {
 }
 
 export function parseCapabilities(xml: string): Capabilities {
-  const caps = parseXml(xml, 'capabilities');
+  const caps = parseLibvirtXml(xml, 'capabilities');
   const arch = text(find(caps, 'host/cpu/arch')) ?? 'unknown';
   const hostUuid = text(find(caps, 'host/uuid'));
   const types: string[] = [];

@@ -11,11 +11,12 @@
  *   client's EngineFault, whose message carries the engine's reason and detail verbatim
  *   ("Cannot run VM. VM is running."), so the admin reads the engine's own words.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { RhevbootError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { sleep } from '../util/sleep.js';
 import { RhevmError, type Cluster, type Host, type RhevmClient, type Vm, type VmNic } from '../rhevm/index.js';
-import type { DiskSpec, HostInfo, HypervisorDriver, ImageInfo, NicSpec, PowerAction, VmChanges, VmInfo, VmSpec } from './driver.js';
+import type { HostInfo, ImageInfo } from '../domain/hypervisor.js';
+import type { DiskSpec, HypervisorDriver, NicSpec, PowerAction, VmChanges, VmInfo, VmSpec } from './driver.js';
 import { parseImageProperties } from './image-properties.js';
 
 const MIB = 1024 * 1024;
@@ -41,36 +42,36 @@ const SETTLING = new Set(['wait_for_launch', 'powering_up', 'powering_down', 're
 export class RhevmDriver implements HypervisorDriver {
   readonly kind = 'rhevm' as const;
   readonly name: string;
-  readonly #client: RhevmClient;
-  readonly #log: Logger | undefined;
-  readonly #pollMs: number;
-  readonly #powerTimeoutMs: number;
-  readonly #copyTimeoutMs: number;
+  private readonly client: RhevmClient;
+  private readonly log: Logger | undefined;
+  private readonly pollMs: number;
+  private readonly powerTimeoutMs: number;
+  private readonly copyTimeoutMs: number;
   // Cached per driver (one service operation): a bulk run looks these up once, not once per VM.
-  #hosts: Promise<Host[]> | undefined;
-  #clusters: Promise<Cluster[]> | undefined;
-  readonly #nicTargets = new Map<string, Promise<{ network?: { name: string }; vnicProfile?: { id: string } }>>();
-  readonly #storage = new Map<string, Promise<string>>();
-  readonly #defaultNetwork = new Map<string, Promise<string>>();
+  private hosts: Promise<Host[]> | undefined;
+  private clusters: Promise<Cluster[]> | undefined;
+  private readonly nicTargets = new Map<string, Promise<{ network?: { name: string }; vnicProfile?: { id: string } }>>();
+  private readonly storage = new Map<string, Promise<string>>();
+  private readonly defaultNetwork = new Map<string, Promise<string>>();
 
   constructor(opts: RhevmDriverOptions) {
     this.name = opts.name;
-    this.#client = opts.client;
-    this.#log = opts.log;
-    this.#pollMs = opts.pollIntervalMs ?? 5000;
-    this.#powerTimeoutMs = opts.powerTimeoutMs ?? 300_000;
-    this.#copyTimeoutMs = opts.copyTimeoutMs ?? 1_800_000;
+    this.client = opts.client;
+    this.log = opts.log;
+    this.pollMs = opts.pollIntervalMs ?? 5000;
+    this.powerTimeoutMs = opts.powerTimeoutMs ?? 300_000;
+    this.copyTimeoutMs = opts.copyTimeoutMs ?? 1_800_000;
   }
 
   /** Engine calls made so far (figures for the bulk run). */
   get calls(): number {
-    return this.#client.conn.stats.requests;
+    return this.client.conn.stats.requests;
   }
 
   // ---- hosts and images ---------------------------------------------------------------------
 
   async listHosts(): Promise<HostInfo[]> {
-    const [hosts, clusters] = await Promise.all([this.#allHosts(true), this.#allClusters()]);
+    const [hosts, clusters] = await Promise.all([this.allHosts(true), this.allClusters()]);
     return hosts.map((h) => {
       const cl = clusters.find((c) => c.id === h.cluster?.id);
       const total = Math.floor((h.memory ?? 0) / MIB);
@@ -90,29 +91,29 @@ export class RhevmDriver implements HypervisorDriver {
   }
 
   async listImages(): Promise<ImageInfo[]> {
-    const templates = await this.#client.templates.list();
+    const templates = await this.client.templates.list();
     return templates.map((t) => ({ id: t.id, name: t.name ?? t.id, manager: this.name, properties: parseImageProperties(t.description).properties }));
   }
 
   // ---- VMs ----------------------------------------------------------------------------------
 
   async listVms(): Promise<VmInfo[]> {
-    const [vms, hosts] = await Promise.all([this.#client.vms.list(), this.#allHosts()]);
+    const [vms, hosts] = await Promise.all([this.client.vms.list(), this.allHosts()]);
     // MACs would cost one call per VM; the VM service takes them from the node table instead.
-    return vms.map((v) => this.#info(v, hosts, []));
+    return vms.map((v) => this.info(v, hosts, []));
   }
 
   async findVm(name: string): Promise<VmInfo | undefined> {
-    const vm = await this.#client.vms.findByName(name);
+    const vm = await this.client.vms.findByName(name);
     if (!vm) return undefined;
-    const [nics, hosts] = await Promise.all([this.#client.vms.listNics(vm.id), this.#allHosts()]);
-    return this.#info(vm, hosts, nics);
+    const [nics, hosts] = await Promise.all([this.client.vms.listNics(vm.id), this.allHosts()]);
+    return this.info(vm, hosts, nics);
   }
 
   async createVm(spec: VmSpec, opts: { host?: string } = {}): Promise<VmInfo> {
-    const host = opts.host ? await this.#hostByName(opts.host) : undefined;
-    const clusterName = spec.cluster ?? (host?.cluster?.id ? (await this.#allClusters()).find((c) => c.id === host.cluster!.id)?.name : undefined) ?? 'Default';
-    const vms = this.#client.vms;
+    const host = opts.host ? await this.hostByName(opts.host) : undefined;
+    const clusterName = spec.cluster ?? (host?.cluster?.id ? (await this.allClusters()).find((c) => c.id === host.cluster!.id)?.name : undefined) ?? 'Default';
+    const vms = this.client.vms;
     const created = await vms.add({
       name: spec.name,
       cluster: { name: clusterName },
@@ -132,22 +133,22 @@ export class RhevmDriver implements HypervisorDriver {
       // No NIC asked for and none from the template: one on the management network, so the VM
       // can PXE-boot from rhevboot (xCAT's default `rhevm:eth0:yes`).
       const wanted: NicSpec[] = spec.nics ?? (existing.length ? [] : [{}]);
-      for (const [i, n] of wanted.entries()) nics.push(await this.#addNic(created.id, clusterName, n, `nic${existing.length + i + 1}`));
+      for (const [i, n] of wanted.entries()) nics.push(await this.addNic(created.id, clusterName, n, `nic${existing.length + i + 1}`));
       const disks = [];
-      for (const [i, d] of (spec.disks ?? []).entries()) disks.push(await this.#addDisk(created.id, clusterName, d, `${spec.name}_Disk${i + 1}`));
-      await this.#disksReady(created.id, disks, this.#copyTimeoutMs);
-      const vm = await this.#wait(created.id, `${spec.name} to be created`, this.#copyTimeoutMs, (v) => (v.status === 'down' ? 'done' : v.status === 'image_locked' ? 'wait' : { fail: `it is ${v.status}` }));
-      return this.#info(vm, await this.#allHosts(), nics);
+      for (const [i, d] of (spec.disks ?? []).entries()) disks.push(await this.addDisk(created.id, clusterName, d, `${spec.name}_Disk${i + 1}`));
+      await this.disksReady(created.id, disks, this.copyTimeoutMs);
+      const vm = await this.wait(created.id, `${spec.name} to be created`, this.copyTimeoutMs, (v) => (v.status === 'down' ? 'done' : v.status === 'image_locked' ? 'wait' : { fail: `it is ${v.status}` }));
+      return this.info(vm, await this.allHosts(), nics);
     } catch (err) {
       // A half-made VM (no NIC, a missing disk) is worse than none: take it back, say why.
-      await vms.remove(created.id, { force: true }).catch((e: Error) => this.#log?.warn({ vm: spec.name, err: e.message }, 'rhevm: could not remove a half-created VM'));
+      await vms.remove(created.id, { force: true }).catch((e: Error) => this.log?.warn({ vm: spec.name, err: e.message }, 'rhevm: could not remove a half-created VM'));
       throw err;
     }
   }
 
   async updateVm(name: string, changes: VmChanges): Promise<VmInfo> {
-    const vm = await this.#vm(name);
-    const vms = this.#client.vms;
+    const vm = await this.vm(name);
+    const vms = this.client.vms;
     const base = changes.memoryMiB !== undefined || changes.cpu || changes.boot || changes.display;
     if (base) {
       await vms.update(vm.id, {
@@ -157,7 +158,7 @@ export class RhevmDriver implements HypervisorDriver {
         ...(changes.display && { display: { type: changes.display } }),
       });
     }
-    const clusterName = (await this.#allClusters()).find((c) => c.id === vm.cluster?.id)?.name ?? 'Default';
+    const clusterName = (await this.allClusters()).find((c) => c.id === vm.cluster?.id)?.name ?? 'Default';
     let nics = await vms.listNics(vm.id);
     for (const key of changes.removeNics ?? []) {
       const nic = nics.find((n) => n.name === key || n.mac?.toLowerCase() === key.toLowerCase());
@@ -165,25 +166,25 @@ export class RhevmDriver implements HypervisorDriver {
       await vms.nics(vm.id).remove(nic.id);
       nics = nics.filter((n) => n !== nic);
     }
-    for (const n of changes.addNics ?? []) nics.push(await this.#addNic(vm.id, clusterName, n, nextName(nics.map((x) => x.name ?? ''), 'nic')));
+    for (const n of changes.addNics ?? []) nics.push(await this.addNic(vm.id, clusterName, n, nextName(nics.map((x) => x.name ?? ''), 'nic')));
     const disks = [];
     const have = await vms.listDisks(vm.id);
-    for (const [i, d] of (changes.addDisks ?? []).entries()) disks.push(await this.#addDisk(vm.id, clusterName, d, `${name}_Disk${have.length + i + 1}`));
-    await this.#disksReady(vm.id, disks, this.#copyTimeoutMs);
-    return this.#info(await vms.get(vm.id), await this.#allHosts(), nics);
+    for (const [i, d] of (changes.addDisks ?? []).entries()) disks.push(await this.addDisk(vm.id, clusterName, d, `${name}_Disk${have.length + i + 1}`));
+    await this.disksReady(vm.id, disks, this.copyTimeoutMs);
+    return this.info(await vms.get(vm.id), await this.allHosts(), nics);
   }
 
   async removeVm(name: string, opts: { disks?: boolean; force?: boolean } = {}): Promise<void> {
-    const vm = await this.#vm(name);
-    await this.#client.vms.remove(vm.id, { ...(opts.force && { force: true }), ...(opts.disks === false && { detachOnly: true }) });
+    const vm = await this.vm(name);
+    await this.client.vms.remove(vm.id, { ...(opts.force && { force: true }), ...(opts.disks === false && { detachOnly: true }) });
     // The engine removes disks in the background; the VM is gone when its URL answers 404.
-    await this.#waitGone(vm.id, name);
+    await this.waitGone(vm.id, name);
   }
 
   async power(name: string, action: PowerAction): Promise<VmInfo> {
-    const vm = await this.#vm(name);
-    const vms = this.#client.vms;
-    if (action === 'status') return this.#info(vm, await this.#allHosts(), []);
+    const vm = await this.vm(name);
+    const vms = this.client.vms;
+    if (action === 'status') return this.info(vm, await this.allHosts(), []);
     const label = `${name} to ${action}`;
     let seenMoving = false;
     let check: (v: Vm) => Check;
@@ -212,22 +213,22 @@ export class RhevmDriver implements HypervisorDriver {
         check = (v) => (v.status === 'up' ? 'done' : SETTLING.has(v.status ?? '') ? 'wait' : { fail: `it is ${v.status}${why(v)}` });
         break;
     }
-    const end = await this.#wait(vm.id, label, this.#powerTimeoutMs, check);
-    return this.#info(end, await this.#allHosts(true), []);
+    const end = await this.wait(vm.id, label, this.powerTimeoutMs, check);
+    return this.info(end, await this.allHosts(true), []);
   }
 
   async migrate(name: string, opts: { host?: string } = {}): Promise<VmInfo> {
-    const vm = await this.#vm(name);
-    const target = opts.host ? await this.#hostByName(opts.host) : undefined;
+    const vm = await this.vm(name);
+    const target = opts.host ? await this.hostByName(opts.host) : undefined;
     const from = vm.host?.id;
-    await this.#client.vms.migrate(vm.id, target ? { host: { id: target.id } } : {});
-    const end = await this.#wait(vm.id, `${name} to migrate`, this.#powerTimeoutMs, (v) => {
+    await this.client.vms.migrate(vm.id, target ? { host: { id: target.id } } : {});
+    const end = await this.wait(vm.id, `${name} to migrate`, this.powerTimeoutMs, (v) => {
       if (v.status === 'migrating') return 'wait';
       if (v.status !== 'up') return { fail: `it is ${v.status}${why(v)}` };
       // The engine may still show the old host for a moment after the action answered.
       return v.host?.id && v.host.id !== from ? 'done' : 'wait';
     });
-    return this.#info(end, await this.#allHosts(true), []);
+    return this.info(end, await this.allHosts(true), []);
   }
 
   /**
@@ -236,96 +237,96 @@ export class RhevmDriver implements HypervisorDriver {
    * copies are made the way xCAT's clonevm + mkvm did, through a template that is removed after.
    */
   async clone(source: string, names: string[]): Promise<VmInfo[]> {
-    const src = await this.#vm(source);
+    const src = await this.vm(source);
     if (src.status !== 'down') throw new RhevbootError('RB_ERR_CONFLICT', `${source} is ${src.status}: only a VM that is down can be cloned (stop it first)`, { vm: source, state: src.status });
-    const api = await this.#client.api();
-    const vms = this.#client.vms;
+    const api = await this.client.api();
+    const vms = this.client.vms;
     const out: VmInfo[] = [];
     if (api.version === 4) {
       for (const name of names) {
         await vms.clone(src.id, name);
-        out.push(await this.#cloned(name));
+        out.push(await this.cloned(name));
       }
       return out;
     }
     const tplName = `${source}-clone-${Date.now().toString(36)}`.slice(0, 60);
-    const tpl = await this.#client.templates.add({ name: tplName, vm: { id: src.id }, description: `rhevboot: temporary template to clone ${source}` });
+    const tpl = await this.client.templates.add({ name: tplName, vm: { id: src.id }, description: `rhevboot: temporary template to clone ${source}` });
     try {
-      await this.#client.templates.waitForStatus(tpl.id, ['ok'], { failOn: ['illegal'], timeoutMs: this.#copyTimeoutMs, intervalMs: this.#pollMs });
+      await this.client.templates.waitForStatus(tpl.id, ['ok'], { failOn: ['illegal'], timeoutMs: this.copyTimeoutMs, intervalMs: this.pollMs });
       const cluster = src.cluster?.id ? { id: src.cluster.id } : { name: 'Default' };
       for (const name of names) {
         await vms.add({ name, cluster, template: { id: tpl.id }, cloneDisks: true });
-        out.push(await this.#cloned(name));
+        out.push(await this.cloned(name));
       }
     } finally {
-      await this.#wait(src.id, `${source} to be unlocked`, this.#copyTimeoutMs, (v) => (v.status === 'image_locked' ? 'wait' : 'done')).catch(() => undefined);
-      await this.#client.templates.remove(tpl.id).catch((e: Error) => this.#log?.warn({ template: tplName, err: e.message }, 'rhevm: temporary clone template left behind'));
+      await this.wait(src.id, `${source} to be unlocked`, this.copyTimeoutMs, (v) => (v.status === 'image_locked' ? 'wait' : 'done')).catch(() => undefined);
+      await this.client.templates.remove(tpl.id).catch((e: Error) => this.log?.warn({ template: tplName, err: e.message }, 'rhevm: temporary clone template left behind'));
     }
     return out;
   }
 
   async close(): Promise<void> {
-    await this.#client.close();
+    await this.client.close();
   }
 
   // ---- internals ----------------------------------------------------------------------------
 
-  async #cloned(name: string): Promise<VmInfo> {
-    const vm = await this.#vm(name);
-    const end = await this.#wait(vm.id, `${name} to be cloned`, this.#copyTimeoutMs, (v) => (v.status === 'down' ? 'done' : v.status === 'image_locked' ? 'wait' : { fail: `it is ${v.status}` }));
-    return this.#info(end, await this.#allHosts(), await this.#client.vms.listNics(vm.id));
+  private async cloned(name: string): Promise<VmInfo> {
+    const vm = await this.vm(name);
+    const end = await this.wait(vm.id, `${name} to be cloned`, this.copyTimeoutMs, (v) => (v.status === 'down' ? 'done' : v.status === 'image_locked' ? 'wait' : { fail: `it is ${v.status}` }));
+    return this.info(end, await this.allHosts(), await this.client.vms.listNics(vm.id));
   }
 
-  async #vm(name: string): Promise<Vm> {
-    const vm = await this.#client.vms.findByName(name);
+  private async vm(name: string): Promise<Vm> {
+    const vm = await this.client.vms.findByName(name);
     if (!vm) throw new RhevbootError('RB_ERR_NOT_FOUND', `engine ${this.name} has no VM named ${name}`, { vm: name, manager: this.name });
     return vm;
   }
 
-  #allHosts(fresh = false): Promise<Host[]> {
-    if (fresh || !this.#hosts) {
-      const p = this.#client.hosts.list();
-      this.#hosts = p;
-      p.catch(() => (this.#hosts === p ? (this.#hosts = undefined) : undefined));
+  private allHosts(fresh = false): Promise<Host[]> {
+    if (fresh || !this.hosts) {
+      const p = this.client.hosts.list();
+      this.hosts = p;
+      p.catch(() => (this.hosts === p ? (this.hosts = undefined) : undefined));
     }
-    return this.#hosts;
+    return this.hosts;
   }
 
-  #allClusters(): Promise<Cluster[]> {
-    if (!this.#clusters) {
-      const p = this.#client.clusters.list();
-      this.#clusters = p;
-      p.catch(() => (this.#clusters = undefined));
+  private allClusters(): Promise<Cluster[]> {
+    if (!this.clusters) {
+      const p = this.client.clusters.list();
+      this.clusters = p;
+      p.catch(() => (this.clusters = undefined));
     }
-    return this.#clusters;
+    return this.clusters;
   }
 
-  async #hostByName(name: string): Promise<Host> {
-    const hosts = await this.#allHosts();
+  private async hostByName(name: string): Promise<Host> {
+    const hosts = await this.allHosts();
     const h = hosts.find((x) => x.name === name) ?? hosts.find((x) => x.name?.toLowerCase().split('.')[0] === name.toLowerCase());
     if (!h) throw new RhevbootError('RB_ERR_NOT_FOUND', `engine ${this.name} has no host named ${name}`, { host: name, manager: this.name });
     return h;
   }
 
-  async #cluster(name: string): Promise<Cluster> {
-    const c = (await this.#allClusters()).find((x) => x.name === name);
+  private async cluster(name: string): Promise<Cluster> {
+    const c = (await this.allClusters()).find((x) => x.name === name);
     if (!c) throw new RhevbootError('RB_ERR_NOT_FOUND', `engine ${this.name} has no cluster named ${name}`, { cluster: name, manager: this.name });
     return c;
   }
 
   /** The management network of the cluster (the one every host has), for the default NIC. */
-  #clusterNetwork(clusterName: string): Promise<string> {
-    let p = this.#defaultNetwork.get(clusterName);
+  private clusterNetwork(clusterName: string): Promise<string> {
+    let p = this.defaultNetwork.get(clusterName);
     if (!p) {
       p = (async () => {
-        const cl = await this.#cluster(clusterName);
-        const nets = await this.#client.clusters.networks(cl.id).list();
+        const cl = await this.cluster(clusterName);
+        const nets = await this.client.clusters.networks(cl.id).list();
         const pick = nets.find((n) => n.usages.includes('management')) ?? nets.find((n) => n.usages.includes('vm')) ?? nets[0];
         if (!pick?.name) throw new RhevbootError('RB_ERR_INVALID', `cluster ${clusterName} on ${this.name} has no network for a NIC: pass --nic network=…`, { field: 'nics' });
         return pick.name;
       })();
-      this.#defaultNetwork.set(clusterName, p);
-      p.catch(() => this.#defaultNetwork.delete(clusterName));
+      this.defaultNetwork.set(clusterName, p);
+      p.catch(() => this.defaultNetwork.delete(clusterName));
     }
     return p;
   }
@@ -335,46 +336,46 @@ export class RhevmDriver implements HypervisorDriver {
    * the network, which the engine makes with it). Resolved once per network, not per VM, which
    * saves three engine calls per NIC in a bulk create.
    */
-  #nicTarget(clusterName: string, n: NicSpec): Promise<{ network?: { name: string }; vnicProfile?: { id: string } }> {
+  private nicTarget(clusterName: string, n: NicSpec): Promise<{ network?: { name: string }; vnicProfile?: { id: string } }> {
     const key = `${clusterName}\0${n.network ?? ''}\0${n.profile ?? ''}`;
-    let p = this.#nicTargets.get(key);
+    let p = this.nicTargets.get(key);
     if (!p) {
       p = (async () => {
-        const netName = n.network ?? (n.profile ? undefined : await this.#clusterNetwork(clusterName));
-        if ((await this.#client.api()).version === 3) {
+        const netName = n.network ?? (n.profile ? undefined : await this.clusterNetwork(clusterName));
+        if ((await this.client.api()).version === 3) {
           if (!netName) throw new RhevbootError('RB_ERR_INVALID', 'a v3 engine attaches NICs to networks: pass network=…, not profile=…', { field: 'nics' });
           return { network: { name: netName } };
         }
-        const cl = await this.#cluster(clusterName);
-        const nets = await this.#client.networks.list();
+        const cl = await this.cluster(clusterName);
+        const nets = await this.client.networks.list();
         const candidates = netName ? nets.filter((x) => x.name === netName && (!cl.dataCenter?.id || x.dataCenter?.id === cl.dataCenter.id)) : nets;
         for (const net of candidates) {
-          const profiles = await this.#client.networks.vnicProfiles(net.id);
+          const profiles = await this.client.networks.vnicProfiles(net.id);
           const prof = n.profile ? profiles.find((x) => x.name === n.profile) : (profiles.find((x) => x.name === net.name) ?? profiles[0]);
           if (prof) return { vnicProfile: { id: prof.id } };
         }
         throw new RhevbootError('RB_ERR_NOT_FOUND', netName ? `engine ${this.name} has no network ${netName}${n.profile ? ` with vNIC profile ${n.profile}` : ' with a vNIC profile'} in the data center of cluster ${clusterName}` : `engine ${this.name} has no vNIC profile ${n.profile}`, { field: 'nics' });
       })();
-      this.#nicTargets.set(key, p);
-      p.catch(() => this.#nicTargets.delete(key));
+      this.nicTargets.set(key, p);
+      p.catch(() => this.nicTargets.delete(key));
     }
     return p;
   }
 
-  async #addNic(vmId: string, clusterName: string, n: NicSpec, defaultName: string): Promise<VmNic> {
-    const target = await this.#nicTarget(clusterName, n);
-    return this.#client.vms.addNic(vmId, { name: n.name ?? defaultName, interface: n.interface ?? 'virtio', ...target, ...(n.mac && { mac: n.mac }) });
+  private async addNic(vmId: string, clusterName: string, n: NicSpec, defaultName: string): Promise<VmNic> {
+    const target = await this.nicTarget(clusterName, n);
+    return this.client.vms.addNic(vmId, { name: n.name ?? defaultName, interface: n.interface ?? 'virtio', ...target, ...(n.mac && { mac: n.mac }) });
   }
 
   /** The storage domain for a disk: the one named, else the first active data domain of the cluster's data center. */
-  #storageDomain(clusterName: string, named: string | undefined): Promise<string> {
+  private storageDomain(clusterName: string, named: string | undefined): Promise<string> {
     const key = `${clusterName}\0${named ?? ''}`;
-    let p = this.#storage.get(key);
+    let p = this.storage.get(key);
     if (!p) {
       p = (async () => {
-        const cl = await this.#cluster(clusterName);
+        const cl = await this.cluster(clusterName);
         if (!cl.dataCenter?.id) throw new RhevbootError('RB_ERR_INVALID', `cluster ${clusterName} has no data center`, { field: 'disks' });
-        const sds = await this.#client.datacenters.storageDomains(cl.dataCenter.id).list();
+        const sds = await this.client.datacenters.storageDomains(cl.dataCenter.id).list();
         const sd = named ? sds.find((s) => s.name === named) : sds.find((s) => s.type === 'data' && s.status === 'active');
         if (!sd) {
           throw new RhevbootError(
@@ -385,16 +386,16 @@ export class RhevmDriver implements HypervisorDriver {
         }
         return sd.id;
       })();
-      this.#storage.set(key, p);
-      p.catch(() => this.#storage.delete(key));
+      this.storage.set(key, p);
+      p.catch(() => this.storage.delete(key));
     }
     return p;
   }
 
-  async #addDisk(vmId: string, clusterName: string, d: DiskSpec, name: string): Promise<string> {
-    const sd = await this.#storageDomain(clusterName, d.storageDomain);
+  private async addDisk(vmId: string, clusterName: string, d: DiskSpec, name: string): Promise<string> {
+    const sd = await this.storageDomain(clusterName, d.storageDomain);
     const format = d.format ?? 'cow';
-    const disk = await this.#client.vms.addDisk(vmId, {
+    const disk = await this.client.vms.addDisk(vmId, {
       name,
       size: d.sizeMiB * MIB,
       format,
@@ -408,43 +409,43 @@ export class RhevmDriver implements HypervisorDriver {
   }
 
   /** New disks are `locked` until the engine has made them; a VM cannot start before (§7.7). */
-  async #disksReady(vmId: string, diskIds: string[], timeoutMs: number): Promise<void> {
+  private async disksReady(vmId: string, diskIds: string[], timeoutMs: number): Promise<void> {
     for (const id of diskIds) {
-      await this.#poll(`disk ${id} of VM ${vmId} to be ready`, timeoutMs, async () => {
-        const d = await this.#client.conn.getEntity('disk', `disks/${encodeURIComponent(id)}`, this.#client.conn.op());
+      await this.poll(`disk ${id} of VM ${vmId} to be ready`, timeoutMs, async () => {
+        const d = await this.client.conn.getEntity('disk', `disks/${encodeURIComponent(id)}`, this.client.conn.op());
         return d.status === 'ok' || d.status === undefined ? 'done' : d.status === 'illegal' ? { fail: 'the engine marked it illegal' } : 'wait';
       });
     }
   }
 
-  async #wait(vmId: string, label: string, timeoutMs: number, check: (v: Vm) => Check): Promise<Vm> {
+  private async wait(vmId: string, label: string, timeoutMs: number, check: (v: Vm) => Check): Promise<Vm> {
     let last: Vm | undefined;
-    await this.#poll(label, timeoutMs, async () => {
-      last = await this.#client.vms.get(vmId);
+    await this.poll(label, timeoutMs, async () => {
+      last = await this.client.vms.get(vmId);
       return check(last);
     }, () => (last ? ` (last state: ${last.status})` : ''));
     return last!;
   }
 
-  async #waitGone(vmId: string, name: string): Promise<void> {
-    await this.#poll(`${name} to be removed`, this.#copyTimeoutMs, async () => ((await this.#client.vms.find(vmId)) ? 'wait' : 'done'));
+  private async waitGone(vmId: string, name: string): Promise<void> {
+    await this.poll(`${name} to be removed`, this.copyTimeoutMs, async () => ((await this.client.vms.find(vmId)) ? 'wait' : 'done'));
   }
 
   /** Polls `step` until done, failed or past the bound, starting fast and backing off to the poll interval. */
-  async #poll(label: string, timeoutMs: number, step: () => Promise<Check>, lastWords: () => string = () => ''): Promise<void> {
+  private async poll(label: string, timeoutMs: number, step: () => Promise<Check>, lastWords: () => string = () => ''): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    let delay = Math.max(50, Math.floor(this.#pollMs / 8));
+    let delay = Math.max(50, Math.floor(this.pollMs / 8));
     for (;;) {
       const r = await step();
       if (r === 'done') return;
       if (r !== 'wait') throw new RhevmError('RB_ERR_RHEVM_STATE', `engine ${this.name}: waiting for ${label}: ${r.fail}`, { manager: this.name });
       if (Date.now() + delay > deadline) throw new RhevmError('RB_ERR_RHEVM_TIMEOUT', `engine ${this.name}: ${label}: not done after ${Math.round(timeoutMs / 1000)} s${lastWords()}`, { manager: this.name });
       await sleep(delay);
-      delay = Math.min(this.#pollMs, delay * 2);
+      delay = Math.min(this.pollMs, delay * 2);
     }
   }
 
-  #info(v: Vm, hosts: Host[], nics: VmNic[]): VmInfo {
+  private info(v: Vm, hosts: Host[], nics: VmNic[]): VmInfo {
     const t = v.cpu?.topology;
     const host = v.host?.id ? (hosts.find((h) => h.id === v.host!.id)?.name ?? v.host.name ?? v.host.id) : undefined;
     return {

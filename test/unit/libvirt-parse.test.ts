@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildDomain, cloneIdentity, readDomain, setTemplate } from '../../src/virt/libvirt-domain.js';
 import { parseCapabilities, parseIfAddr, parseLeases, parseList, parseMemStats, parseNodeinfo } from '../../src/virt/libvirt-parse.js';
-import { parseXml, toXml } from '../../src/virt/libvirt-xml.js';
+import { parseLibvirtXml } from '../../src/virt/libvirt-xml.js';
+import { toXml } from '../../src/xml/tree.js';
 
 describe('virsh output readers', () => {
   it('reads domifaddr with a second address on one NIC', () => {
@@ -53,32 +54,32 @@ describe('domain XML', () => {
 
   it('escapes what it writes and reads it back the same', () => {
     const dom = buildDomain({ name: 'vm01', memoryMiB: 1024, osType: `a"<b>&'c` }, host, [], []);
-    const xml = toXml(dom);
+    const xml = toXml(dom, { pretty: true });
     assert.ok(xml.includes('osType="a&quot;&lt;b&gt;&amp;&apos;c"'), xml);
-    assert.equal(readDomain(parseXml(xml, 'test')).osType, `a"<b>&'c`);
+    assert.equal(readDomain(parseLibvirtXml(xml, 'test')).osType, `a"<b>&'c`);
     assert.match(xml, /<features>\s*<acpi\/>/, 'ACPI, or `virsh shutdown` does nothing on KVM');
   });
 
   it('keeps one rhevboot metadata element holding the template mark, and clones drop it', () => {
-    const dom = parseXml(toXml(buildDomain({ name: 'tpl', memoryMiB: 512, osType: 'rhel_7x64', nics: [] }, host, [], [])), 'test');
+    const dom = parseLibvirtXml(toXml(buildDomain({ name: 'tpl', memoryMiB: 512, osType: 'rhel_7x64', nics: [] }, host, [], []), { pretty: true }), 'test');
     setTemplate(dom, { hypervisorType: 'kvm', architecture: 'x86_64', minMemoryMiB: 256 });
-    const xml = toXml(dom);
+    const xml = toXml(dom, { pretty: true });
     assert.equal(xml.match(/xmlns:rb=/g)?.length, 1, 'libvirt keeps one metadata element per namespace');
-    const back = readDomain(parseXml(xml, 'test'));
+    const back = readDomain(parseLibvirtXml(xml, 'test'));
     assert.deepEqual(back.template, { hypervisorType: 'kvm', architecture: 'x86_64', minMemoryMiB: 256 });
     assert.equal(back.osType, 'rhel_7x64');
-    const clone = readDomain(cloneIdentity(parseXml(xml, 'test'), 'vm02', new Set()));
+    const clone = readDomain(cloneIdentity(parseLibvirtXml(xml, 'test'), 'vm02', new Set()));
     assert.equal(clone.template, undefined);
     assert.equal(clone.name, 'vm02');
     assert.equal(clone.osType, 'rhel_7x64');
   });
 
   it('gives a clone fresh MACs and no UUID, port or NIC target', () => {
-    const src = parseXml(`<domain type='kvm'><name>a</name><uuid>11111111-2222-3333-4444-555555555555</uuid><devices>
+    const src = parseLibvirtXml(`<domain type='kvm'><name>a</name><uuid>11111111-2222-3333-4444-555555555555</uuid><devices>
       <interface type='network'><mac address='52:54:00:00:00:01'/><source network='default'/><target dev='vnet3'/></interface>
       <graphics type='vnc' port='5901' autoport='yes'/></devices></domain>`, 'test');
     const taken = new Set(['52:54:00:00:00:01']);
-    const xml = toXml(cloneIdentity(src, 'b', taken));
+    const xml = toXml(cloneIdentity(src, 'b', taken), { pretty: true });
     assert.doesNotMatch(xml, /<uuid>|vnet3|port="5901"|52:54:00:00:00:01/);
     assert.match(xml, /<mac address="52:54:00:[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}"\/>/);
     assert.equal(taken.size, 2);

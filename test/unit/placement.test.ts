@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { explainLines, NoValidHostError, place, placeMany, requestProblem, type ImagesByManager } from '../../src/domain/placement.js';
-import type { HostInfo, ImageInfo } from '../../src/virt/driver.js';
+import type { HostInfo, ImageInfo } from '../../src/domain/hypervisor.js';
 import { formatImageProperties, parseImageProperties } from '../../src/virt/image-properties.js';
 
 const host = (name: string, over: Partial<HostInfo> = {}): HostInfo => ({

@@ -1,9 +1,10 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { authHeaders, session } from './api';
 import { SseParser } from './sse';
-import type { EventRecord, JobRecord } from './types';
+import type { ApiEvent, ApiJobUpdate, ApiStreamReady } from '../../http/api-types';
+import { sleep } from '../../util/sleep';
 
-export type LiveMessage = { type: 'event'; event: EventRecord } | { type: 'job'; job: JobRecord } | { type: 'reset' };
+export type LiveMessage = { type: 'event'; event: ApiEvent } | { type: 'job'; job: ApiJobUpdate } | { type: 'reset' };
 export type LiveState = 'off' | 'connecting' | 'live' | 'retrying';
 
 const MAX_BACKOFF_MS = 15_000;
@@ -73,7 +74,7 @@ class LiveStream {
       }
       if (signal.aborted) return;
       this.setState('retrying');
-      await new Promise((r) => setTimeout(r, backoff));
+      await sleep(backoff, signal);
       backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
     }
   }
@@ -93,15 +94,15 @@ class LiveStream {
         const data = JSON.parse(m.data) as unknown;
         if (m.event === 'ready') {
           live = true;
-          const { lastEventId } = data as { lastEventId: number };
+          const { lastEventId } = data as ApiStreamReady;
           this.lastId = Math.max(this.lastId ?? 0, lastEventId);
           this.setState('live');
         } else if (m.event === 'event') {
-          const event = data as EventRecord;
+          const event = data as ApiEvent;
           this.lastId = Math.max(this.lastId ?? 0, event.id);
           this.emit({ type: 'event', event });
         } else if (m.event === 'job') {
-          this.emit({ type: 'job', job: data as JobRecord });
+          this.emit({ type: 'job', job: data as ApiJobUpdate });
         } else if (m.event === 'reset') {
           this.emit({ type: 'reset' });
         }

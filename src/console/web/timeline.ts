@@ -1,9 +1,9 @@
-import type { EventRecord } from './types';
+import type { ApiEvent } from '../../http/api-types';
 
 export type Phase = 'DHCP' | 'TFTP' | 'HTTP' | 'config' | 'trigger' | 'RHEV-M' | 'admin';
 
 /** Which part of a boot an event is, for the timeline's first column. */
-export function phaseOf(e: EventRecord): Phase {
+export function phaseOf(e: ApiEvent): Phase {
   if (e.kind === 'node.dhcp') return 'DHCP';
   if (e.kind === 'node.tftp') return 'TFTP';
   // node.installing: the install config was fetched, over HTTP (iPXE) or TFTP (pxelinux, GRUB).
@@ -15,7 +15,7 @@ export function phaseOf(e: EventRecord): Phase {
 
 export interface Step {
   label: string;
-  event: EventRecord | undefined;
+  event: ApiEvent | undefined;
   /** Since the step before it that happened. */
   sinceMs: number | undefined;
 }
@@ -27,7 +27,7 @@ const REGISTRATION_END = new Set(['rhevm.host-up', 'rhevm.failed', 'node.handoff
  * contact, first boot file or config (TFTP or HTTP), the install trigger, and the RHEV-M
  * hand-off (its final event when there is one, else its latest). Empty if it never installed.
  */
-export function installSteps(events: EventRecord[]): Step[] {
+export function installSteps(events: ApiEvent[]): Step[] {
   let start = -1;
   for (let i = events.length - 1; i >= 0; i--) {
     const e = events[i]!;
@@ -38,16 +38,16 @@ export function installSteps(events: EventRecord[]): Step[] {
   }
   if (start < 0) return [];
   const after = events.slice(start + 1);
-  const first = (pred: (e: EventRecord) => boolean) => after.find(pred);
+  const first = (pred: (e: ApiEvent) => boolean) => after.find(pred);
   const registration = after.filter((e) => phaseOf(e) === 'RHEV-M');
-  const steps: [string, EventRecord | undefined][] = [
+  const steps: [string, ApiEvent | undefined][] = [
     ['nodeset install', events[start]],
     ['DHCP', first((e) => e.kind === 'node.dhcp')],
     ['TFTP / HTTP', first((e) => e.kind === 'node.tftp' || e.kind === 'node.installing')],
     ['install trigger', first((e) => e.kind === 'node.booted')],
     ['registration', registration.find((e) => REGISTRATION_END.has(e.kind)) ?? registration.at(-1)],
   ];
-  let prev: EventRecord | undefined;
+  let prev: ApiEvent | undefined;
   return steps.map(([label, event]) => {
     const sinceMs = event && prev ? new Date(event.at).getTime() - new Date(prev.at).getTime() : undefined;
     if (event) prev = event;
@@ -56,7 +56,7 @@ export function installSteps(events: EventRecord[]): Step[] {
 }
 
 /** Adds events to a timeline: by id, so replays and the initial fetch racing the stream are harmless. */
-export function mergeEvents(old: EventRecord[], add: EventRecord[]): EventRecord[] {
+export function mergeEvents(old: ApiEvent[], add: ApiEvent[]): ApiEvent[] {
   const seen = new Set(old.map((e) => e.id));
   const fresh = add.filter((e) => !seen.has(e.id));
   if (!fresh.length) return old;

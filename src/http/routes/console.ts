@@ -3,6 +3,7 @@ import { RhevbootError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Services } from '../../services.js';
 import type { Store } from '../../store/store.js';
+import { CONTACT_KINDS, type ApiLastContact } from '../api-types.js';
 import { requireToken } from '../auth.js';
 import { consoleAssets } from '../console-assets.js';
 import { LiveFeed } from '../live-feed.js';
@@ -29,9 +30,6 @@ const CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-/** The boot contacts that count as "last contact" in the node table. */
-export const CONTACT_KINDS = ['node.dhcp', 'node.tftp', 'node.installing', 'node.booted'];
-
 /**
  * The web console: static files under /console/ (open: they hold no data, the token is pasted in
  * the page) and the two API routes only it needs, under /api/v1 with the same bearer tokens:
@@ -49,7 +47,7 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleRouteOpti
     async (api) => {
       requireToken(api, opts.services.tokens);
       streamRoutes(api, feed, opts);
-      api.get(
+      api.get<{ Reply: ApiLastContact }>(
         '/last-contact',
         {
           schema: {

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { isRhevbootError } from '../../errors.js';
-import type { ImportOutcome } from '../../media/copycds.js';
+import type { ImportOutcome } from '../../media/distros.js';
 import type { Services } from '../../services.js';
+import type { ApiDistro, ApiImportDone, ApiImportStarted } from '../api-types.js';
 import { errorBodySchema } from '../errors.js';
 
 export const distroSchema = {
@@ -32,25 +33,25 @@ const nameParams = { type: 'object', properties: { name: { type: 'string', maxLe
 const archQuery = { type: 'object', properties: { arch: { type: 'string', maxLength: 16 } }, additionalProperties: false } as const;
 
 export function distroRoutes(app: FastifyInstance, services: Services): void {
-  app.get('/distros', { schema: { response: { 200: { type: 'array', items: distroSchema } } } }, () => services.media.list());
+  app.get<{ Reply: ApiDistro[] }>('/distros', { schema: { response: { 200: { type: 'array', items: distroSchema } } } }, () => services.distros.list());
 
-  app.get<{ Params: { name: string }; Querystring: { arch?: string } }>(
+  app.get<{ Params: { name: string }; Querystring: { arch?: string }; Reply: ApiDistro }>(
     '/distros/:name',
     { schema: { params: nameParams, querystring: archQuery, response: { 200: distroSchema, 404: errorBodySchema } } },
-    (req) => services.media.get(req.params.name, req.query.arch),
+    (req) => services.distros.get(req.params.name, req.query.arch),
   );
 
-  app.delete<{ Params: { name: string }; Querystring: { arch?: string } }>(
+  app.delete<{ Params: { name: string }; Querystring: { arch?: string }; Reply: ApiDistro }>(
     '/distros/:name',
     { schema: { params: nameParams, querystring: archQuery, response: { 200: distroSchema, 404: errorBodySchema } } },
-    (req) => services.media.remove(req.params.name, req.query.arch),
+    (req) => services.distros.remove(req.params.name, req.query.arch),
   );
 
   /**
    * Starts an import of an ISO that is already on the appliance (copied there by scp, or an NFS
    * mount). It runs as a job: 202 with the job id, then GET /jobs/:id for progress and outcome.
    */
-  app.post<{ Body: { iso: string; name?: string; arch?: string; force?: boolean; compress?: 'none' | 'gzip' } }>(
+  app.post<{ Body: { iso: string; name?: string; arch?: string; force?: boolean; compress?: 'none' | 'gzip' }; Reply: { 200: ApiImportDone; 202: ApiImportStarted } }>(
     '/distros',
     {
       schema: {
@@ -75,12 +76,12 @@ export function distroRoutes(app: FastifyInstance, services: Services): void {
     async (req, reply) => {
       // Answer as soon as the job exists (or the request is refused before any work starts, or
       // there was nothing to do); the import itself goes on after the response.
-      const outcome = await new Promise<{ jobId?: string; distro?: string; done?: ImportOutcome }>((resolve, reject) => {
+      const outcome = await new Promise<ApiImportStarted | { done: ImportOutcome }>((resolve, reject) => {
         let answered = false;
         const answer = (fn: () => void): void => {
           if (!answered) (answered = true), fn();
         };
-        const work = services.media.importIso(
+        const work = services.distros.importIso(
           { ...req.body, isoPath: req.body.iso },
           { onJob: (job) => answer(() => resolve({ jobId: job.id, distro: job.subject })), signal: services.background.signal },
         );
@@ -92,8 +93,8 @@ export function distroRoutes(app: FastifyInstance, services: Services): void {
           },
         );
       });
-      if (outcome.done) return reply.status(200).send({ status: outcome.done.status, distro: outcome.done.distro, notes: outcome.done.notes });
-      return reply.status(202).send({ jobId: outcome.jobId, distro: outcome.distro });
+      if ('done' in outcome) return reply.status(200).send({ status: outcome.done.status, distro: outcome.done.distro, notes: outcome.done.notes });
+      return reply.status(202).send(outcome);
     },
   );
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../../services.js';
+import type { ApiEngine, ApiEngineProbe, ApiHypervisor } from '../api-types.js';
 import { errorBodySchema } from '../errors.js';
 
 const engineSchema = {
@@ -36,10 +37,10 @@ const nameParams = { type: 'object', properties: { name: { type: 'string', maxLe
  * field for it, so it could not leak even by mistake).
  */
 export function engineRoutes(app: FastifyInstance, services: Services): void {
-  app.get('/engines', { schema: { response: { 200: { type: 'array', items: engineSchema } } } }, () => services.engines.list());
-  app.get<{ Params: { name: string } }>('/engines/:name', { schema: { params: nameParams, response: { 200: engineSchema, 404: errorBodySchema } } }, (req) => services.engines.get(req.params.name));
+  app.get<{ Reply: ApiEngine[] }>('/engines', { schema: { response: { 200: { type: 'array', items: engineSchema } } } }, () => services.engines.list());
+  app.get<{ Params: { name: string }; Reply: ApiEngine }>('/engines/:name', { schema: { params: nameParams, response: { 200: engineSchema, 404: errorBodySchema } } }, (req) => services.engines.get(req.params.name));
 
-  app.post<{ Body: { name: string; url: string; username: string; password: string; caPem?: string } }>(
+  app.post<{ Body: { name: string; url: string; username: string; password: string; caPem?: string }; Reply: ApiEngine }>(
     '/engines',
     {
       schema: {
@@ -71,20 +72,20 @@ export function engineRoutes(app: FastifyInstance, services: Services): void {
   );
 
   // Fetch the engine's CA and pin it only if it has the fingerprint the admin expects.
-  app.post<{ Params: { name: string }; Body: { fingerprint: string } }>(
+  app.post<{ Params: { name: string }; Body: { fingerprint: string }; Reply: ApiEngine }>(
     '/engines/:name/ca',
     { schema: { params: nameParams, body: { type: 'object', properties: { fingerprint: { type: 'string', minLength: 32, maxLength: 128 } }, required: ['fingerprint'], additionalProperties: false }, response: { 200: engineSchema } } },
     async (req) => services.engines.pinCa(req.params.name, await services.engines.fetchCa(req.params.name), req.body.fingerprint),
   );
 
-  app.post<{ Params: { name: string } }>('/engines/:name/test', { schema: { params: nameParams } }, (req) => services.engines.test(req.params.name));
+  app.post<{ Params: { name: string }; Reply: ApiEngineProbe }>('/engines/:name/test', { schema: { params: nameParams } }, (req) => services.engines.test(req.params.name));
 
-  app.get<{ Querystring: { engine?: string } }>(
+  app.get<{ Querystring: { engine?: string }; Reply: ApiHypervisor[] }>(
     '/hypervisors',
     { schema: { querystring: { type: 'object', properties: { engine: { type: 'string', maxLength: 63 } }, additionalProperties: false }, response: { 200: { type: 'array', items: hypervisorSchema } } } },
     (req) => services.hypervisors.list(req.query.engine),
   );
-  app.post<{ Params: { name: string } }>('/hypervisors/:name/approve', { schema: { params: nameParams, response: { 200: hypervisorSchema } } }, (req) => services.hypervisors.approve(req.params.name));
+  app.post<{ Params: { name: string }; Reply: ApiHypervisor }>('/hypervisors/:name/approve', { schema: { params: nameParams, response: { 200: hypervisorSchema } } }, (req) => services.hypervisors.approve(req.params.name));
   app.delete<{ Params: { name: string } }>('/hypervisors/:name', { schema: { params: nameParams, response: { 204: { type: 'null' } } } }, async (req, reply) => {
     await services.hypervisors.remove(req.params.name);
     return reply.status(204).send();

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { EventService } from '../../events/events.js';
+import type { ApiEvent } from '../api-types.js';
 
 const eventSchema = {
   type: 'object',
@@ -15,7 +16,7 @@ const eventSchema = {
 } as const;
 
 export function eventRoutes(app: FastifyInstance, events: EventService): void {
-  app.get<{ Querystring: { subjectType?: string; subject?: string; kind?: string; afterId?: number; limit?: number } }>(
+  app.get<{ Querystring: { subjectType?: string; subject?: string; kind?: string; afterId?: number; limit?: number }; Reply: ApiEvent[] }>(
     '/events',
     {
       schema: {

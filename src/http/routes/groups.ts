@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../../services.js';
+import type { ApiGroup, ApiGroupChange } from '../api-types.js';
 import { errorBodySchema } from '../errors.js';
 
 const groupSchema = { type: 'object', properties: { name: { type: 'string' }, members: { type: 'array', items: { type: 'string' } } } } as const;
@@ -8,11 +9,11 @@ const changed = { type: 'object', properties: { group: { type: 'string' }, chang
 
 /** Groups over the admin API: membership by noderange, the same service calls as `rhevboot group`. */
 export function groupRoutes(app: FastifyInstance, services: Services): void {
-  app.get('/groups', { schema: { response: { 200: { type: 'array', items: groupSchema } } } }, () => services.groups.list());
+  app.get<{ Reply: ApiGroup[] }>('/groups', { schema: { response: { 200: { type: 'array', items: groupSchema } } } }, () => services.groups.list());
 
-  app.get<{ Params: { name: string } }>('/groups/:name', { schema: { params: nameParams, response: { 200: groupSchema, 404: errorBodySchema } } }, (req) => services.groups.get(req.params.name));
+  app.get<{ Params: { name: string }; Reply: ApiGroup }>('/groups/:name', { schema: { params: nameParams, response: { 200: groupSchema, 404: errorBodySchema } } }, (req) => services.groups.get(req.params.name));
 
-  app.post<{ Params: { name: string }; Body: { range: string } }>(
+  app.post<{ Params: { name: string }; Body: { range: string }; Reply: ApiGroupChange }>(
     '/groups/:name/members',
     {
       schema: {
@@ -24,13 +25,13 @@ export function groupRoutes(app: FastifyInstance, services: Services): void {
     async (req) => ({ group: req.params.name, changed: await services.groups.addMembers(req.params.name, req.body.range) }),
   );
 
-  app.delete<{ Params: { name: string; range: string } }>(
+  app.delete<{ Params: { name: string; range: string }; Reply: ApiGroupChange }>(
     '/groups/:name/members/:range',
     { schema: { params: { type: 'object', properties: { name: { type: 'string', maxLength: 64 }, range: { type: 'string', maxLength: 4096 } }, required: ['name', 'range'] }, response: { 200: changed } } },
     async (req) => ({ group: req.params.name, changed: await services.groups.removeMembers(req.params.name, req.params.range) }),
   );
 
-  app.delete<{ Params: { name: string } }>('/groups/:name', { schema: { params: nameParams, response: { 200: changed, 404: errorBodySchema } } }, async (req) => ({
+  app.delete<{ Params: { name: string }; Reply: ApiGroupChange }>('/groups/:name', { schema: { params: nameParams, response: { 200: changed, 404: errorBodySchema } } }, async (req) => ({
     group: req.params.name,
     changed: await services.groups.removeMembers(req.params.name),
   }));

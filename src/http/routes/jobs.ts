@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { RhevbootError } from '../../errors.js';
 import type { JobState, Store } from '../../store/store.js';
+import type { ApiJob } from '../api-types.js';
 import { errorBodySchema } from '../errors.js';
 
 const jobSchema = {
@@ -22,7 +23,7 @@ const jobSchema = {
 } as const;
 
 export function jobRoutes(app: FastifyInstance, store: Store): void {
-  app.get<{ Querystring: { kind?: string; state?: JobState; limit?: number } }>(
+  app.get<{ Querystring: { kind?: string; state?: JobState; limit?: number }; Reply: ApiJob[] }>(
     '/jobs',
     {
       schema: {
@@ -41,7 +42,7 @@ export function jobRoutes(app: FastifyInstance, store: Store): void {
     (req) => store.jobs.list(req.query),
   );
 
-  app.get<{ Params: { id: string } }>(
+  app.get<{ Params: { id: string }; Reply: ApiJob }>(
     '/jobs/:id',
     { schema: { params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } } }, response: { 200: jobSchema, 404: errorBodySchema } } },
     async (req) => {

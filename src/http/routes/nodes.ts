@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
+import type { BootPreview, PreviewFirmware } from '../../domain/boot.js';
 import type { NodeInput } from '../../domain/node.js';
 import type { Services } from '../../services.js';
-import type { PreviewFirmware } from '../../provisioning/preview.js';
+import { NODESET_ACTIONS, type ApiEvent, type ApiNode, type ApiNodesAdded, type ApiNodesetAction, type ApiNodesetChange } from '../api-types.js';
 import { errorBodySchema } from '../errors.js';
 
 const stringList = { type: 'array', items: { type: 'string', maxLength: 255 }, maxItems: 64 } as const;
@@ -48,13 +49,13 @@ const rangeParams = { type: 'object', properties: { range: { type: 'string', max
 
 /** Nodes over the admin API: the same service calls as the CLI, so the same checks and events. */
 export function nodeRoutes(app: FastifyInstance, services: Services): void {
-  app.get<{ Querystring: { range?: string } }>(
+  app.get<{ Querystring: { range?: string }; Reply: ApiNode[] }>(
     '/nodes',
     { schema: { querystring: { type: 'object', properties: { range: { type: 'string', maxLength: 4096 } }, additionalProperties: false }, response: { 200: { type: 'array', items: nodeSchema } } } },
     (req) => services.nodes.list(req.query.range),
   );
 
-  app.post<{ Body: { nodes: NodeInput[]; skipBad?: boolean } }>(
+  app.post<{ Body: { nodes: NodeInput[]; skipBad?: boolean }; Reply: ApiNodesAdded }>(
     '/nodes',
     {
       schema: {
@@ -66,11 +67,11 @@ export function nodeRoutes(app: FastifyInstance, services: Services): void {
     async (req, reply) => reply.status(201).send(await services.nodes.add(req.body.nodes, { skipBad: req.body.skipBad })),
   );
 
-  app.get<{ Params: { range: string } }>('/nodes/:range', { schema: { params: rangeParams, response: { 200: nodeSchema, 404: errorBodySchema } } }, (req) =>
+  app.get<{ Params: { range: string }; Reply: ApiNode }>('/nodes/:range', { schema: { params: rangeParams, response: { 200: nodeSchema, 404: errorBodySchema } } }, (req) =>
     services.nodes.get(req.params.range),
   );
 
-  app.patch<{ Params: { range: string }; Body: Omit<NodeInput, 'name'> }>(
+  app.patch<{ Params: { range: string }; Body: Omit<NodeInput, 'name'>; Reply: ApiNode[] }>(
     '/nodes/:range',
     { schema: { params: rangeParams, body: { type: 'object', properties: nodeFields, additionalProperties: false, minProperties: 1 }, response: { 200: { type: 'array', items: nodeSchema } } } },
     (req) => services.nodes.set(req.params.range, req.body),
@@ -80,24 +81,24 @@ export function nodeRoutes(app: FastifyInstance, services: Services): void {
     removed: await services.nodes.remove(req.params.range),
   }));
 
-  app.post<{ Body: { range: string; action: 'install' | 'local' | 'next' | 'discover' } }>(
+  app.post<{ Body: { range: string; action: ApiNodesetAction }; Reply: ApiNodesetChange[] }>(
     '/nodeset',
     {
       schema: {
-        body: { type: 'object', properties: { range: { type: 'string', maxLength: 4096 }, action: { type: 'string', enum: ['install', 'local', 'next', 'discover'] } }, required: ['range', 'action'], additionalProperties: false },
+        body: { type: 'object', properties: { range: { type: 'string', maxLength: 4096 }, action: { type: 'string', enum: NODESET_ACTIONS } }, required: ['range', 'action'], additionalProperties: false },
         response: { 200: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' } } } } },
       },
     },
     (req) => services.nodes.nodeset(req.body.range, req.body.action),
   );
 
-  app.get<{ Params: { range: string }; Querystring: { firmware?: PreviewFirmware } }>(
+  app.get<{ Params: { range: string }; Querystring: { firmware?: PreviewFirmware }; Reply: BootPreview }>(
     '/nodes/:range/boot',
     { schema: { params: rangeParams, querystring: { type: 'object', properties: { firmware: { type: 'string', enum: ['bios', 'uefi', 'ipxe', 'uefi-http'] } }, additionalProperties: false } } },
     (req) => services.preview.preview(req.params.range, req.query.firmware ?? 'bios'),
   );
 
-  app.get<{ Params: { range: string }; Querystring: { afterId?: number; limit?: number; latest?: boolean } }>(
+  app.get<{ Params: { range: string }; Querystring: { afterId?: number; limit?: number; latest?: boolean }; Reply: ApiEvent[] }>(
     '/nodes/:range/events',
     {
       schema: {

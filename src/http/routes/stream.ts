@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { RhevbootError } from '../../errors.js';
+import type { ApiEvent, ApiJobUpdate, ApiStreamReady } from '../api-types.js';
 import type { FeedMessage, LiveFeed, Subscription } from '../live-feed.js';
 
 export interface StreamOptions {
@@ -16,9 +17,9 @@ const MAX_BUFFERED = 1024 * 1024;
 function frame(m: FeedMessage): string {
   switch (m.type) {
     case 'event':
-      return `id: ${m.event.id}\nevent: event\ndata: ${JSON.stringify(m.event)}\n\n`;
+      return `id: ${m.event.id}\nevent: event\ndata: ${JSON.stringify(m.event satisfies ApiEvent)}\n\n`;
     case 'job':
-      return `event: job\ndata: ${JSON.stringify(m.job)}\n\n`;
+      return `event: job\ndata: ${JSON.stringify(m.job satisfies ApiJobUpdate)}\n\n`;
     case 'reset':
       return `event: reset\ndata: ${JSON.stringify({ reason: m.reason })}\n\n`;
   }
@@ -97,7 +98,7 @@ export function streamRoutes(api: FastifyInstance, feed: LiveFeed, opts: StreamO
         if (closed) s.close();
         else sub = s;
         // Live from here: the client has (or has been sent) every event up to lastEventId.
-        write(`event: ready\ndata: ${JSON.stringify({ lastEventId: s.cursor })}\n\n`);
+        write(`event: ready\ndata: ${JSON.stringify({ lastEventId: s.cursor } satisfies ApiStreamReady)}\n\n`);
       } catch (err) {
         req.log.error({ err }, 'live stream: could not subscribe');
         finish();

@@ -5,12 +5,13 @@ import { ErrorNote, Loading, StatusBadge } from '../components';
 import { fmtBytes, fmtDuration, fmtTime } from '../format';
 import { useGet } from '../hooks';
 import { useLive } from '../live';
-import type { DistroRecord, JobRecord } from '../types';
+import type { ApiDistro, ApiImportDone, ApiImportStarted, ApiJobUpdate } from '../../../http/api-types';
 
 /** Imported ISOs with their checksums, imports in progress (live), and a way to start one. */
 export function DistrosPage() {
-  const distros = useGet<DistroRecord[]>('/distros');
-  const jobs = useGet<JobRecord[]>('/jobs?kind=copycds&limit=10');
+  const distros = useGet<ApiDistro[]>('/distros');
+  // Read as the stream updates them, so a listed job and a live one are the same shape.
+  const jobs = useGet<ApiJobUpdate[]>('/jobs?kind=copycds&limit=10');
 
   useLive((m) => {
     if (m.type === 'reset') return (distros.reload(), jobs.reload());
@@ -61,7 +62,7 @@ export function DistrosPage() {
   </main>`;
 }
 
-function ImportProgress({ job }: { job: JobRecord }) {
+function ImportProgress({ job }: { job: ApiJobUpdate }) {
   const { phase, done, total } = job.progress;
   const pct = total > 0 ? Math.min(100, Math.round((done / total) * 100)) : undefined;
   const label = `Import of ${job.subject}: ${phase}`;
@@ -84,8 +85,8 @@ function ImportForm({ onStarted }: { onStarted: () => void }) {
     setError(undefined);
     setOk('');
     try {
-      const res = await api<{ jobId?: string; distro?: string; status?: string }>('POST', '/distros', { iso: iso.trim(), ...(name.trim() ? { name: name.trim() } : {}) });
-      setOk(res.jobId ? `import of ${res.distro} started` : `nothing to do: ${res.status}`);
+      const res = await api<ApiImportStarted | ApiImportDone>('POST', '/distros', { iso: iso.trim(), ...(name.trim() ? { name: name.trim() } : {}) });
+      setOk('jobId' in res ? `import of ${res.distro} started` : `nothing to do: ${res.status}`);
       onStarted();
     } catch (err) {
       setError(err);

@@ -4,11 +4,11 @@ import { api, enc } from '../api';
 import { ErrorNote, Loading, StatusBadge } from '../components';
 import { useGet } from '../hooks';
 import { useCoalesced, useLive } from '../live';
-import type { EngineRecord, HypervisorRecord } from '../types';
+import type { ApiEngine, ApiEngineProbe, ApiHypervisor } from '../../../http/api-types';
 
 /** The RHEV-M engines: reachable or not (asked live), API version, and their hosts by state. */
 export function EnginesPage() {
-  const engines = useGet<EngineRecord[]>('/engines');
+  const engines = useGet<ApiEngine[]>('/engines');
   useLive((m) => {
     if (m.type === 'reset' || (m.type === 'event' && m.event.subjectType === 'engine')) engines.reload();
   });
@@ -23,9 +23,9 @@ export function EnginesPage() {
   </main>`;
 }
 
-function EngineCard({ engine, onChanged }: { engine: EngineRecord; onChanged: () => void }) {
+function EngineCard({ engine, onChanged }: { engine: ApiEngine; onChanged: () => void }) {
   // Listing the hosts logs in to the engine: it is the reachability check, and the counts.
-  const hosts = useGet<HypervisorRecord[]>(`/hypervisors?engine=${enc(engine.name)}`);
+  const hosts = useGet<ApiHypervisor[]>(`/hypervisors?engine=${enc(engine.name)}`);
   const [test, setTest] = useState<{ busy?: boolean; ok?: string; error?: unknown }>({});
   const recheck = useCoalesced<string>(() => hosts.reload(), 1000);
   useLive((m) => {
@@ -35,7 +35,7 @@ function EngineCard({ engine, onChanged }: { engine: EngineRecord; onChanged: ()
   const runTest = async () => {
     setTest({ busy: true });
     try {
-      const api_ = await api<{ version: number; path: string; productName?: string; productVersion?: string }>('POST', `/engines/${enc(engine.name)}/test`);
+      const api_ = await api<ApiEngineProbe>('POST', `/engines/${enc(engine.name)}/test`);
       setTest({ ok: `logged in: API v${api_.version} at ${api_.path}${api_.productVersion ? `, ${api_.productName ?? 'engine'} ${api_.productVersion}` : ''}` });
       onChanged();
       hosts.reload();

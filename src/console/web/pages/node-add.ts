@@ -3,7 +3,7 @@ import { useState } from 'preact/hooks';
 import { api } from '../api';
 import { ErrorNote } from '../components';
 import { useGet } from '../hooks';
-import type { DistroRecord, EngineRecord } from '../types';
+import type { ApiDistro, ApiEngine, ApiNodesAdded } from '../../../http/api-types';
 
 interface Fields {
   name: string;
@@ -23,8 +23,8 @@ export function AddNodeForm({ onAdded }: { onAdded: () => void }) {
   const [f, setF] = useState<Fields>(EMPTY);
   const [error, setError] = useState<unknown>(undefined);
   const [added, setAdded] = useState('');
-  const distros = useGet<DistroRecord[]>('/distros');
-  const engines = useGet<EngineRecord[]>('/engines');
+  const distros = useGet<ApiDistro[]>('/distros');
+  const engines = useGet<ApiEngine[]>('/engines');
   const field = (k: keyof Fields) => (e: Event) => setF({ ...f, [k]: (e.target as HTMLInputElement | HTMLSelectElement).value });
 
   const submit = async (ev: Event) => {
@@ -40,7 +40,7 @@ export function AddNodeForm({ onAdded }: { onAdded: () => void }) {
     const groups = f.groups.split(/[\s,]+/).filter(Boolean);
     if (groups.length) node.groups = groups;
     try {
-      const res = await api<{ added: string[] }>('POST', '/nodes', { nodes: [node] });
+      const res = await api<ApiNodesAdded>('POST', '/nodes', { nodes: [node] });
       setAdded(`added ${res.added.join(', ')}`);
       setF(EMPTY);
       onAdded();

@@ -7,9 +7,10 @@ import { useGet } from '../hooks';
 import { useCoalesced, useLive } from '../live';
 import { href } from '../router';
 import { installSteps, mergeEvents, phaseOf } from '../timeline';
-import type { BootPreview, EventRecord, Firmware, HypervisorRecord, NodeRecord } from '../types';
+import type { BootPreview, PreviewFirmware } from '../../../domain/boot';
+import type { ApiEvent, ApiHypervisor, ApiNode, ApiNodesetAction, ApiNodesetChange } from '../../../http/api-types';
 
-const FIRMWARES: [Firmware, string][] = [
+const FIRMWARES: [PreviewFirmware, string][] = [
   ['bios', 'BIOS PXE'],
   ['uefi', 'UEFI PXE'],
   ['ipxe', 'iPXE'],
@@ -19,10 +20,10 @@ const FIRMWARES: [Firmware, string][] = [
 /** One node: where its boot stands, what it will be served now, and its host in RHEV-M. */
 export function NodePage({ name }: { name: string }) {
   const base = `/nodes/${enc(name)}`;
-  const node = useGet<NodeRecord>(base);
+  const node = useGet<ApiNode>(base);
   // The route's maximum: a node's history is short, and the steps need the latest install.
-  const events = useGet<EventRecord[]>(`${base}/events?limit=10000`);
-  const [firmware, setFirmware] = useState<Firmware>('bios');
+  const events = useGet<ApiEvent[]>(`${base}/events?limit=10000`);
+  const [firmware, setFirmware] = useState<PreviewFirmware>('bios');
   const preview = useGet<BootPreview>(`${base}/boot?firmware=${firmware}`);
   const [outcome, setOutcome] = useState<{ ok?: string; error?: unknown }>({});
 
@@ -38,10 +39,10 @@ export function NodePage({ name }: { name: string }) {
     refresh('node');
   });
 
-  const nodeset = async (action: string) => {
+  const nodeset = async (action: ApiNodesetAction) => {
     setOutcome({});
     try {
-      const [r] = await api<{ from: string; to: string }[]>('POST', '/nodeset', { range: name, action });
+      const [r] = await api<ApiNodesetChange[]>('POST', '/nodeset', { range: name, action });
       setOutcome({ ok: `nodeset ${action}: ${r!.from} → ${r!.to}` });
     } catch (err) {
       setOutcome({ error: err });
@@ -65,7 +66,7 @@ export function NodePage({ name }: { name: string }) {
       <dt>Groups</dt><dd>${n.groups.join(', ') || '—'}</dd>
     </dl>
     <div class="actions" role="group" aria-label="Nodeset">
-      ${['install', 'local', 'next'].map((a) => html`<button type="button" onClick=${() => nodeset(a)}>Nodeset ${a}</button>`)}
+      ${(['install', 'local', 'next'] as const).map((a) => html`<button type="button" onClick=${() => nodeset(a)}>Nodeset ${a}</button>`)}
       ${outcome.ok ? html`<span class="ok" role="status">${outcome.ok}</span>` : null}
     </div>
     <${ErrorNote} error=${outcome.error} />
@@ -97,7 +98,7 @@ export function NodePage({ name }: { name: string }) {
   </main>`;
 }
 
-function Steps({ events }: { events: EventRecord[] }) {
+function Steps({ events }: { events: ApiEvent[] }) {
   const steps = installSteps(events);
   if (!steps.length) return html`<p class="muted">No install yet: nodeset install starts one.</p>`;
   return html`<ol class="steps" id="install-steps">
@@ -114,7 +115,7 @@ function Steps({ events }: { events: EventRecord[] }) {
   </ol>`;
 }
 
-function Timeline({ events }: { events: EventRecord[] }) {
+function Timeline({ events }: { events: ApiEvent[] }) {
   if (!events.length) return html`<p class="muted">No events.</p>`;
   return html`<table class="grid timeline" id="timeline" aria-label="Timeline">
     <thead><tr><th scope="col">Time</th><th scope="col">+</th><th scope="col">Step</th><th scope="col">What happened</th></tr></thead>
@@ -139,6 +140,9 @@ function Preview({ p }: { p: BootPreview }) {
       <dt>Address</dt><dd class="mono">${p.dhcp.address}</dd>
       <dt>Action</dt><dd>${plan.action}</dd>
       <dt>Boot file</dt><dd class="mono">${plan.bootFile ?? 'none'}</dd>
+      ${plan.config ? html`<dt>Then</dt><dd class="mono">${plan.config.kind} config from ${plan.config.template}</dd>` : null}
+      ${plan.distro ? html`<dt>Installs</dt><dd>${plan.distro.name}/${plan.distro.arch} (${plan.distro.family} ${plan.distro.version})</dd>` : null}
+      ${plan.cmdline ? html`<dt>Command line</dt><dd class="mono">${plan.cmdline}</dd>` : null}
       <dt>Why</dt><dd>${plan.why.join('; ')}</dd>
     </dl>
     ${p.tftp.map((t) => html`<${ConfigFile} title=${`TFTP ${t.file}`} content=${t.content} why=${t.why} />`)}
@@ -152,7 +156,7 @@ function ConfigFile({ title, content, why }: { title: string; content: string | 
 
 /** The node's host as its engine sees it: asked live, so an unreachable engine says so here. */
 function HostState({ node, engine, status }: { node: string; engine: string; status: string }) {
-  const hosts = useGet<HypervisorRecord[]>(`/hypervisors?engine=${enc(engine)}`);
+  const hosts = useGet<ApiHypervisor[]>(`/hypervisors?engine=${enc(engine)}`);
   // Asked again when the node's status moves or the hand-off reports: both change the host.
   const first = useRef(true);
   useEffect(() => {

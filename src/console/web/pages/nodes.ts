@@ -6,10 +6,10 @@ import { fmtAgo, fmtTime } from '../format';
 import { useGet, useNow } from '../hooks';
 import { useCoalesced, useLive } from '../live';
 import { href } from '../router';
-import { NODE_STATUSES, NODESET_ACTIONS, type GroupSummary, type LastContact, type NodeRecord } from '../types';
+import { NODE_STATUSES } from '../../../domain/node';
+import { CONTACT_KINDS, NODESET_ACTIONS, type ApiGroup, type ApiLastContact, type ApiNode, type ApiNodesetAction, type ApiNodesetChange } from '../../../http/api-types';
 import { AddNodeForm } from './node-add';
 
-const CONTACT_KINDS = new Set(['node.dhcp', 'node.tftp', 'node.installing', 'node.booted']);
 /** Above this many changed nodes in one burst, reloading the list is cheaper than naming them. */
 const REFRESH_BY_NAME_MAX = 50;
 
@@ -20,18 +20,18 @@ export function NodesPage() {
   const [group, setGroup] = useState('');
   const [status, setStatus] = useState('');
   const [selected, setSelected] = useState<Set<string>>(new Set());
-  const [action, setAction] = useState<string>('install');
+  const [action, setAction] = useState<ApiNodesetAction>('install');
   const [outcome, setOutcome] = useState<{ ok?: string; error?: unknown }>({});
   const now = useNow(5000);
 
-  const nodes = useGet<NodeRecord[]>(`/nodes${range ? `?range=${enc(range)}` : ''}`);
-  const groups = useGet<GroupSummary[]>('/groups');
-  const contacts = useGet<LastContact>('/last-contact');
+  const nodes = useGet<ApiNode[]>(`/nodes${range ? `?range=${enc(range)}` : ''}`);
+  const groups = useGet<ApiGroup[]>('/groups');
+  const contacts = useGet<ApiLastContact>('/last-contact');
 
   const refresh = useCoalesced<string>(async (names) => {
     if (names.has('*') || names.size > REFRESH_BY_NAME_MAX) return nodes.reload();
     try {
-      const fresh = await api<NodeRecord[]>('GET', `/nodes?range=${enc([...names].join(','))}`);
+      const fresh = await api<ApiNode[]>('GET', `/nodes?range=${enc([...names].join(','))}`);
       nodes.set((old) => old?.map((n) => fresh.find((f) => f.name === n.name) ?? n));
     } catch {
       nodes.reload(); // a node in the burst was removed meanwhile: the range no longer resolves
@@ -41,7 +41,7 @@ export function NodesPage() {
     if (m.type === 'reset') return (nodes.reload(), contacts.reload());
     if (m.type !== 'event' || m.event.subjectType !== 'node') return;
     const e = m.event;
-    if (CONTACT_KINDS.has(e.kind)) contacts.set((old) => ({ ...old, [e.subject]: { at: e.at, kind: e.kind, message: e.message } }));
+    if (CONTACT_KINDS.includes(e.kind)) contacts.set((old) => ({ ...old, [e.subject]: { at: e.at, kind: e.kind, message: e.message } }));
     if (e.kind === 'node.added' || e.kind === 'node.removed') refresh('*');
     else if (nodes.data?.some((n) => n.name === e.subject)) refresh(e.subject);
   });
@@ -67,7 +67,7 @@ export function NodesPage() {
     if (!names.length) return;
     setOutcome({});
     try {
-      const res = await api<{ name: string; from: string; to: string }[]>('POST', '/nodeset', { range: names.join(','), action });
+      const res = await api<ApiNodesetChange[]>('POST', '/nodeset', { range: names.join(','), action });
       setOutcome({ ok: `nodeset ${action}: ${res.map((r) => `${r.name} ${r.from} → ${r.to}`).join(', ')}` });
       refresh('*');
     } catch (err) {
@@ -97,7 +97,7 @@ export function NodesPage() {
     <form class="bulk" onSubmit=${nodeset} aria-label="Bulk nodeset">
       <span>${selectedShown.length} of ${shown.length} selected</span>
       <label>Boot next
-        <select name="action" value=${action} onChange=${(e: Event) => setAction((e.target as HTMLSelectElement).value)}>
+        <select name="action" value=${action} onChange=${(e: Event) => setAction((e.target as HTMLSelectElement).value as ApiNodesetAction)}>
           ${NODESET_ACTIONS.map((a) => html`<option value=${a}>${a}</option>`)}
         </select>
       </label>

@@ -3,8 +3,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 
-/** The console's sources: browser code, type-checked by web/tsconfig.json (DOM lib), not the server's. */
-export const WEB_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'web');
+/** The console's sources (src/console/web): browser code, type-checked by its own tsconfig.json (DOM lib), not the server's. */
+export const WEB_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../console/web');
 
 /** The three files the appliance serves under /console/. */
 export const CONSOLE_FILES = ['index.html', 'app.js', 'app.css'] as const;
