@@ -34,6 +34,7 @@ import { createCliLogger } from '../src/log.js';
 import { createServices } from '../src/services.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
 import { Lab, requireTools } from '../test/helpers/dhcp-netns.js';
+import { distroRecord, waitFor } from '../test/helpers/fixtures.js';
 import { PHASES, type NodeResult, type Phase, type StormPlan, type StormReport } from './boot-storm-client.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -102,12 +103,12 @@ async function prepare(work: string, env: NodeJS.ProcessEnv, n: number, sizes: S
   const store = openSqliteStore({ dir: stateDir, busyTimeoutMs: loaded.config.store.busyTimeoutMs });
   try {
     const services = createServices(loaded.config, store, createCliLogger('warn'));
-    await store.distros.put({
-      name: DISTRO, arch: 'x86_64', family: 'rhevh', version: '6.5', volumeId: 'RHEV-Hypervisor-6.5-storm', sourcePath: path.join(work, 'stand-in.iso'),
-      isoSha256: 'a'.repeat(64), isoBytes: sizes.initrd, fileCount: 3, bytes: sizes.kernel + sizes.initrd, treePath: tree,
-      kernel: 'isolinux/vmlinuz0', initrd: 'isolinux/initrd0.img', pxeInitrd: 'pxe/initrd0.img', pxeInitrdSha256: 'b'.repeat(64), pxeInitrdBytes: sizes.initrd,
-      importedAt: new Date().toISOString(), durationMs: 1,
-    });
+    await store.distros.put(
+      distroRecord({
+        name: DISTRO, volumeId: 'RHEV-Hypervisor-6.5-storm', sourcePath: path.join(work, 'stand-in.iso'), isoBytes: sizes.initrd, fileCount: 3,
+        bytes: sizes.kernel + sizes.initrd, treePath: tree, pxeInitrdBytes: sizes.initrd, importedAt: new Date().toISOString(),
+      }),
+    );
     const { errors } = await services.nodes.add(
       Array.from({ length: n }, (_, i) => ({ name: `s${String(i).padStart(4, '0')}`, macs: [nodeMac(i)], ip: nodeIp(i), distro: DISTRO })),
     );
@@ -273,8 +274,13 @@ async function stormOnce(n: number, sizes: Sizes, entry: string[], work: string)
       head += d.toString();
       log.write(d);
     });
-    for (let i = 0; i < 600 && !head.includes('"msg":"rhevboot ready"') && server.exitCode === null; i++) await sleep(100);
-    if (!head.includes('"msg":"rhevboot ready"')) throw new Error(`rhevboot serve did not start:\n${head.slice(-3000)}`);
+    await waitFor(
+      () => {
+        if (server.exitCode !== null) throw new Error(`rhevboot serve exited before it was ready:\n${head.slice(-3000)}`);
+        return head.includes('"msg":"rhevboot ready"');
+      },
+      { what: () => `rhevboot serve to start:\n${head.slice(-3000)}`, timeoutMs: 60_000, intervalMs: 100 },
+    );
     const pid = server.pid!;
     await sleep(500);
     result.idleRssMb = procStatus(pid).rssKb / 1024;

@@ -23,6 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NODE_TSX, ROOT } from '../test/helpers/dhcp-lab.js';
+import { waitFor } from '../test/helpers/fixtures.js';
 import { Lab, requireTools } from '../test/helpers/dhcp-netns.js';
 
 const SRV = '10.231.10.1';
@@ -197,8 +198,7 @@ export async function benchDhcp(): Promise<void> {
       const child = lab.spawn(ns, [...cli, '--log-level', 'info', 'serve'], env);
       let out = '';
       child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-      for (let i = 0; i < 300 && !out.includes('"msg":"rhevboot ready"'); i++) await new Promise((r) => setTimeout(r, 100));
-      if (!out.includes('"msg":"rhevboot ready"')) throw new Error(`rhevboot serve did not start: ${out}`);
+      await waitFor(() => out.includes('"msg":"rhevboot ready"'), { what: () => `rhevboot serve to start: ${out}`, timeoutMs: 30_000, intervalMs: 100 });
     }, seconds, clients),
   );
 

@@ -18,6 +18,7 @@ import { promisify } from 'node:util';
 import { startAppliance } from '../src/appliance.js';
 import { loadConfig } from '../src/config/load.js';
 import { createCliLogger } from '../src/log.js';
+import { distroRecord } from '../test/helpers/fixtures.js';
 
 const exec = promisify(execFile);
 
@@ -109,11 +110,7 @@ async function wrk(url: string, seconds: number, script?: string): Promise<{ rps
 async function benchIpxeScripts(app: Awaited<ReturnType<typeof startAppliance>>, work: string, nginxPort: number): Promise<void> {
   const nodes = arg('nodes', 1000);
   const seconds = arg('seconds', 10);
-  await app.store.distros.put({
-    name: 'rhevh', arch: 'x86_64', family: 'rhevh', version: '6.5', volumeId: 'v', sourcePath: '/x.iso', isoSha256: 'a'.repeat(64), isoBytes: 1,
-    fileCount: 1, bytes: 1, treePath: path.join(work, 'install/rhevh/x86_64'), kernel: 'isolinux/vmlinuz0', initrd: 'isolinux/initrd0.img', pxeInitrd: 'pxe/initrd0.img',
-    pxeInitrdSha256: 'b'.repeat(64), pxeInitrdBytes: 1, importedAt: new Date().toISOString(), durationMs: 1,
-  });
+  await app.store.distros.put(distroRecord({ name: 'rhevh', treePath: path.join(work, 'install/rhevh/x86_64'), importedAt: new Date().toISOString() }));
   const macOf = (i: number): string => `52:54:00:${((i >> 16) & 255).toString(16).padStart(2, '0')}:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
   await app.services.nodes.add(Array.from({ length: nodes }, (_, i) => ({ name: `n${i}`, macs: [macOf(i)], distro: 'rhevh', manager: 'rhevm.example.com', kernelArgs: 'console=ttyS0' })));
   await app.services.nodes.nodeset(`n[0-${nodes - 1}]`, 'install');

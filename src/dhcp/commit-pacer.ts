@@ -16,25 +16,42 @@
  * Under load that is several leases per commit instead of one or two, and far fewer WAL frames, so
  * far fewer checkpoints, each of which stalls the event loop for milliseconds.
  */
+import { realTimers, type TimerHandle, type Timers } from '../util/timers.js';
+
 export const DEFAULT_COMMIT_INTERVAL_MS = 5;
 export const DEFAULT_COMMIT_COST_FACTOR = 10;
 
+export interface CommitPacerOptions {
+  /** The next commit may start this many times the last one's duration after it started. */
+  costFactor?: number;
+  /** Milliseconds, monotonic: performance.now() unless a test drives the clock. */
+  now?: () => number;
+  /** Node's timers unless a test drives them (with `now`). */
+  timers?: Timers;
+}
+
 export class CommitPacer {
   private running: Promise<void> | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private immediate: NodeJS.Immediate | undefined;
+  private timer: TimerHandle | undefined;
+  private immediate: TimerHandle | undefined;
   private lastStart = Number.NEGATIVE_INFINITY;
   /** Least time from the last commit's start to the next one's. */
   private gapMs = 0;
   private wanted = false;
+  private readonly costFactor: number;
+  private readonly clock: () => number;
+  private readonly timers: Timers;
 
   /** `commit` takes whatever is queued at the moment it is called; its failures are its own to report. */
   constructor(
     private readonly commit: () => Promise<void>,
     private readonly maxIntervalMs: number,
-    private readonly costFactor: number = DEFAULT_COMMIT_COST_FACTOR,
-    private readonly clock: () => number = () => performance.now(),
-  ) {}
+    opts: CommitPacerOptions = {},
+  ) {
+    this.costFactor = opts.costFactor ?? DEFAULT_COMMIT_COST_FACTOR;
+    this.clock = opts.now ?? (() => performance.now());
+    this.timers = opts.timers ?? realTimers;
+  }
 
   /** Something was queued: make sure a commit will take it. */
   request(): void {
@@ -42,12 +59,12 @@ export class CommitPacer {
     if (this.running || this.timer || this.immediate) return;
     const wait = this.lastStart + this.gapMs - this.clock();
     if (wait <= 0) {
-      this.immediate = setImmediate(() => {
+      this.immediate = this.timers.setImmediate(() => {
         this.immediate = undefined;
         this.start();
       });
     } else {
-      this.timer = setTimeout(() => {
+      this.timer = this.timers.setTimeout(() => {
         this.timer = undefined;
         this.start();
       }, Math.ceil(wait));
@@ -68,8 +85,8 @@ export class CommitPacer {
   }
 
   private cancelWait(): void {
-    if (this.timer) clearTimeout(this.timer);
-    if (this.immediate) clearImmediate(this.immediate);
+    if (this.timer) this.timers.clearTimeout(this.timer);
+    if (this.immediate) this.timers.clearImmediate(this.immediate);
     this.timer = undefined;
     this.immediate = undefined;
   }

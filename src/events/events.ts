@@ -1,5 +1,6 @@
 import type { Logger } from '../log.js';
 import type { EventRecord, NewEvent, Repositories, Store } from '../store/store.js';
+import { realTimers, type TimerHandle, type Timers } from '../util/timers.js';
 import { RepeatFolds } from './repeat-folds.js';
 
 export interface NoteOptions {
@@ -10,6 +11,14 @@ export interface NoteOptions {
 /** How long repeats of a contact fold into one event: short enough that the timeline stays live. */
 const FOLD_WINDOW_MS = 1000;
 
+export interface EventServiceOptions {
+  foldWindowMs?: number;
+  /** Wall-clock ms (events are stamped with it): Date.now unless a test drives the clock. */
+  now?: () => number;
+  /** Node's timers unless a test drives them (with `now`). */
+  timers?: Timers;
+}
+
 /**
  * The audit trail and the timeline: every state change a service makes is an event row, and the
  * same fact is logged once. Pass `tx` to record the event in the transaction that made the change.
@@ -18,16 +27,20 @@ export class EventService {
   private readonly pending: NewEvent[] = [];
   private flushing: Promise<void> | undefined;
   private readonly folds: RepeatFolds;
-  private foldTimer: NodeJS.Timeout | undefined;
+  private foldTimer: TimerHandle | undefined;
+  private readonly now: () => number;
+  private readonly timers: Timers;
 
   constructor(
     private readonly repos: Repositories & Partial<Pick<Store, 'transaction'>>,
     private readonly log: Logger,
     /** Told of every event written (the server's metrics time boot phases from the timeline). */
     private readonly onRecorded?: (e: EventRecord) => void,
-    private readonly opts: { foldWindowMs?: number } = {},
+    private readonly opts: EventServiceOptions = {},
   ) {
     this.folds = new RepeatFolds(opts.foldWindowMs ?? FOLD_WINDOW_MS);
+    this.now = opts.now ?? Date.now;
+    this.timers = opts.timers ?? realTimers;
   }
 
   async record(event: NewEvent, tx: Repositories = this.repos): Promise<EventRecord> {
@@ -57,7 +70,7 @@ export class EventService {
    * written (see RepeatFolds): the count is written once per fold window.
    */
   note(event: NewEvent, opts: NoteOptions = {}): void {
-    const now = Date.now();
+    const now = this.now();
     if (opts.foldRepeats && this.folds.repeat(event, now, this.queued)) return;
     const e = { ...event, at: event.at ?? new Date(now).toISOString() };
     const folded = this.folds.size ? this.folds.take(e) : undefined;
@@ -71,7 +84,7 @@ export class EventService {
 
   private queue(e: NewEvent): void {
     this.pending.push(e);
-    if (this.pending.length === 1 && !this.flushing) setImmediate(() => void this.writePending());
+    if (this.pending.length === 1 && !this.flushing) this.timers.setImmediate(() => void this.writePending());
   }
 
   /** `queue`, bound once: handed to the folds on every repeat. */
@@ -79,18 +92,18 @@ export class EventService {
 
   private armFoldTimer(): void {
     if (this.foldTimer || !this.folds.size) return;
-    this.foldTimer = setTimeout(() => {
+    this.foldTimer = this.timers.setTimeout(() => {
       this.foldTimer = undefined;
-      this.folds.due(Date.now(), this.queued);
+      this.folds.due(this.now(), this.queued);
       this.armFoldTimer();
     }, this.opts.foldWindowMs ?? FOLD_WINDOW_MS);
-    this.foldTimer.unref();
+    this.foldTimer.unref?.();
   }
 
   /** Writes what `note` queued, folded repeats included (also called at stop, before the store closes). */
   async flush(): Promise<void> {
-    this.folds.due(Date.now(), (e) => this.pending.push(e), true);
-    clearTimeout(this.foldTimer);
+    this.folds.due(this.now(), (e) => this.pending.push(e), true);
+    this.timers.clearTimeout(this.foldTimer);
     this.foldTimer = undefined;
     await this.writePending();
   }
@@ -106,7 +119,7 @@ export class EventService {
       .catch((err: unknown) => this.log.warn({ err, events: batch.length }, 'timeline events not recorded'))
       .finally(() => {
         this.flushing = undefined;
-        if (this.pending.length) setImmediate(() => void this.writePending());
+        if (this.pending.length) this.timers.setImmediate(() => void this.writePending());
       });
     await this.flushing;
   }

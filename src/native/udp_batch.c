@@ -55,7 +55,7 @@
 /* UDP GSO limits: one super-datagram carries at most 64 segments and 64 KiB of UDP payload. */
 #define GSO_MAX_SEGS 64
 #define GSO_MAX_BYTES 65000
-/* Packets one armed run may hold: a file chunk's worth (src/tftp/packets.ts reads at most 1024
+/* Packets one armed run may hold: a file chunk's worth (src/tftp/data-blocks.ts reads at most 1024
  * blocks per chunk). */
 #define RUN_MAX 1024
 /* Runs at least this long get a thread of their own (see relay_main); shorter ones (a boot

@@ -1,6 +1,6 @@
 /**
  * Sequential sources of DATA payloads for the copying path (rendered configs and netascii; octet
- * files go through `FilePackets`, which reads straight into the packets). A transfer only ever
+ * files go through `FileBlocks`, which reads straight into the packets). A transfer only ever
  * moves forward (retransmissions resend packets it still holds), so a source is a cursor, not
  * random access. The file source reads ahead with positional `FileHandle.read` into a bounded
  * chunk, so a file is never buffered whole.

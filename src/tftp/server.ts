@@ -10,7 +10,7 @@ import type { Logger } from '../log.js';
 import { negotiate, oackOptions } from './options.js';
 import { ERR, encodeError, OP, parsePacket, peekOpcode } from './packet.js';
 import { normalizeRequestName, openStatic, prepareRoots, type ServedRoot } from '../confinement/served-files.js';
-import { CopiedPackets, FilePackets, type PacketSource } from './packets.js';
+import { CopiedBlocks, FileBlocks, type DataBlocks } from './data-blocks.js';
 import { BufferSource, FileSource, NetasciiSource, type BlockSource } from './reader.js';
 import { transferIo } from './transfer-socket.js';
 import { ReadTransfer, type TransferCounters } from './transfer.js';
@@ -295,10 +295,10 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       const neg = negotiate(options, { maxBlockSize: opts.maxBlockSize, maxWindowSize: opts.maxWindowSize }, { netascii });
       if (neg.ignored.length > 0) log.debug({ client: client.address, file: name, ignored: neg.ignored }, 'tftp: options ignored');
       const oack = oackOptions(neg, resolved.size);
-      let source: PacketSource;
+      let source: DataBlocks;
       if (resolved.kind === 'file' && !netascii) {
         try {
-          source = new FilePackets(resolved.handle, resolved.size, neg.blockSize, neg.windowSize);
+          source = new FileBlocks(resolved.handle, resolved.size, neg.blockSize, neg.windowSize);
         } catch (err) {
           // A window too large to buffer (windowsize 65535 of 64 KiB blocks): refuse it, keep the handle count right.
           await resolved.handle.close().catch(() => undefined);
@@ -310,7 +310,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       } else {
         // Netascii changes lengths, so those blocks are converted and copied one at a time.
         const raw: BlockSource = resolved.kind === 'file' ? new FileSource(resolved.handle, resolved.size, 64 * 1024) : new BufferSource(resolved.bytes);
-        source = new CopiedPackets(netascii ? new NetasciiSource(raw) : raw, neg.blockSize);
+        source = new CopiedBlocks(netascii ? new NetasciiSource(raw) : raw, neg.blockSize);
       }
       if (closing) {
         await source.close();

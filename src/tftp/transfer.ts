@@ -14,7 +14,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.js';
 import { ERR, encodeError, encodeOack, OP, type TftpOption } from './packet.js';
-import type { PacketSource } from './packets.js';
+import type { DataBlocks } from './data-blocks.js';
 import { openTransferSocket, type TransferSocket } from './transfer-socket.js';
 
 export type TransferOutcome = 'ok' | 'timeout' | 'error' | 'aborted';
@@ -43,7 +43,7 @@ export interface TransferCounters {
 export interface TransferOptions {
   host: string;
   client: { address: string; port: number };
-  source: PacketSource;
+  source: DataBlocks;
   blockSize: number;
   windowSize: number;
   /** Send this OACK first and wait for ACK 0. */
@@ -64,7 +64,7 @@ export interface TransferOptions {
 
 const DEFAULT_MIN_RTO_MS = 25;
 const OACK_MIN_RTO_MS = 500;
-/** Packets handed to the socket per run: a whole file chunk (packets.ts reads at most 1024 blocks). */
+/** Packets handed to the socket per run: a whole file chunk (data-blocks.ts reads at most 1024 blocks). */
 const RUN_MAX = 1024;
 
 export class ReadTransfer {

@@ -18,6 +18,7 @@ import { BOOTSTRAP_TOKEN_FILE, startAppliance, type Appliance } from '../../src/
 import { loadConfig } from '../../src/config/load.js';
 import { createCliLogger } from '../../src/log.js';
 import { DEFAULT_USER, EngineSim } from '../engine-sim/index.js';
+import { distroRecord } from '../helpers/fixtures.js';
 import { fakeGet } from '../helpers/tftp-fake-client.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -26,11 +27,10 @@ const CHROMIUM = '/usr/bin/chromium';
 /** The node's own address: 127/8 is all loopback, so the test can speak from it (curl --interface). */
 const NODE_IP = '127.0.0.3';
 const MAC = '52:54:00:12:34:56';
-const DISTRO = {
-  name: 'rhevh6.5', arch: 'x86_64', family: 'rhevh', version: '6.5', volumeId: 'RHEVH-6.5', sourcePath: '/srv/iso/rhevh-6.5.iso', isoSha256: 'a1'.repeat(32), isoBytes: 250_000_000,
-  fileCount: 12, bytes: 260_000_000, treePath: '/t', kernel: 'isolinux/vmlinuz0', initrd: 'isolinux/initrd0.img', pxeInitrd: 'pxe/initrd0.img', pxeInitrdSha256: 'b2'.repeat(32), pxeInitrdBytes: 1,
-  importedAt: new Date().toISOString(), durationMs: 41_000,
-};
+const DISTRO = distroRecord({
+  volumeId: 'RHEVH-6.5', sourcePath: '/srv/iso/rhevh-6.5.iso', isoSha256: 'a1'.repeat(32), isoBytes: 250_000_000,
+  fileCount: 12, bytes: 260_000_000, pxeInitrdSha256: 'b2'.repeat(32), importedAt: new Date().toISOString(), durationMs: 41_000,
+});
 
 describe('web console in headless Chromium', () => {
   let app: Appliance;

@@ -22,7 +22,8 @@ import path from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { REPO_ROOT, runCli } from '../helpers/cli.js';
 import { INSTALL_DONE, ISO_MARKER, LOCAL_DISK_MARKER, makeBootableRhevhIso, makeLocalDisk } from '../helpers/e2e-installer.js';
-import { FILES, PxeLab, QEMU_ACCEL, readText, requireE2eTools, waitFor, type ManagedProcess } from '../helpers/e2e-lab.js';
+import { FILES, PxeLab, QEMU_ACCEL, readText, requireE2eTools, type ManagedProcess } from '../helpers/e2e-lab.js';
+import { waitFor } from '../helpers/fixtures.js';
 import { requireKernelWithModules, requireStaticBusybox } from '../helpers/kernel.js';
 
 const HTTP_PORT = 8080;
@@ -107,7 +108,7 @@ function envFor(stateDir: string, c: Case): NodeJS.ProcessEnv {
  */
 async function startEngine(logFile: string): Promise<{ proc: ManagedProcess; url: string }> {
   const proc = lab.spawn([process.execPath, '--import', 'tsx', path.join(REPO_ROOT, 'test/engine-sim/main.ts'), '--port', String(ENGINE_PORT), '--host', lab.serverIp, '--http', '--version', '4', '--step-ms', '20'], logFile);
-  const line = await waitFor('the engine simulator', 30_000, async () => (await readText(logFile)).split('\n').find((l) => l.startsWith('{')));
+  const line = await waitFor(async () => (await readText(logFile)).split('\n').find((l) => l.startsWith('{')), { what: 'the engine simulator', timeoutMs: 30_000, intervalMs: 200 });
   return { proc, url: (JSON.parse(line) as { url: string }).url };
 }
 
@@ -131,10 +132,13 @@ async function startRhevboot(env: NodeJS.ProcessEnv, logFile: string): Promise<M
   rhevbootLogs.push(logFile);
   let exited = false;
   void p.exited.then(() => (exited = true));
-  await waitFor('rhevboot serve to be ready', 30_000, async () => {
-    if (exited) throw new Error(`rhevboot serve exited before it was ready:\n${await readText(logFile)}`);
-    return (await readText(logFile)).includes('rhevboot ready') ? true : undefined;
-  });
+  await waitFor(
+    async () => {
+      if (exited) throw new Error(`rhevboot serve exited before it was ready:\n${await readText(logFile)}`);
+      return (await readText(logFile)).includes('rhevboot ready');
+    },
+    { what: 'rhevboot serve to be ready', timeoutMs: 30_000, intervalMs: 200 },
+  );
   return p;
 }
 
@@ -170,14 +174,15 @@ async function bootVm(c: Case, tag: string, opts: { timeoutMs: number; stopWhen?
   void p.exited.then(() => (exited = true));
   let serial = '';
   try {
-    await waitFor(`qemu (${c.title}, ${tag}) to finish`, opts.timeoutMs, async () => {
-      serial = await readText(serialFile);
-      const t = (Date.now() - started) / 1000;
-      for (const [name, re] of Object.entries(opts.marks)) if (marks[name] === undefined && re.test(serial)) marks[name] = t;
-      if (exited) return true;
-      if (opts.stopWhen?.test(serial)) return true;
-      return undefined;
-    });
+    await waitFor(
+      async () => {
+        serial = await readText(serialFile);
+        const t = (Date.now() - started) / 1000;
+        for (const [name, re] of Object.entries(opts.marks)) if (marks[name] === undefined && re.test(serial)) marks[name] = t;
+        return exited || !!opts.stopWhen?.test(serial);
+      },
+      { what: `qemu (${c.title}, ${tag}) to finish`, timeoutMs: opts.timeoutMs, intervalMs: 200 },
+    );
   } catch (err) {
     const tail = serial.split('\n').slice(-40).join('\n');
     throw new Error(`${(err as Error).message}\n--- serial log tail (${serialFile}) ---\n${tail}`);
@@ -239,10 +244,13 @@ async function runCase(t: TestContext, c: Case): Promise<void> {
     assert.match(install.serial, new RegExp(INSTALL_DONE));
 
     // The hand-off: rhevboot finds the host pending approval, approves it, and waits for up.
-    const node = await waitFor('the node to be up in the engine', 60_000, async () => {
-      const n = JSON.parse(await cli(['node', 'show', c.node, '--json'], env)) as NodeJson;
-      return n.status === 'up' || n.status === 'failed' ? n : undefined;
-    });
+    const node = await waitFor(
+      async () => {
+        const n = JSON.parse(await cli(['node', 'show', c.node, '--json'], env)) as NodeJson;
+        return n.status === 'up' || n.status === 'failed' ? n : undefined;
+      },
+      { what: 'the node to be up in the engine', timeoutMs: 60_000, intervalMs: 200 },
+    );
     assert.deepEqual([node.status, node.bootAction], ['up', 'local']);
     const hosts = JSON.parse(lab.in(['curl', '-sS', '--fail', '-m', '10', `${engine.url}/__sim/hosts`])) as { name: string; status: string }[];
     assert.deepEqual(hosts.map((h) => [h.name, h.status]), [[c.node, 'up']], 'exactly one host, up');

@@ -20,6 +20,7 @@ import { registerNode, type NodeRegistration } from './register.js';
 import type { ProductInfo } from './render.js';
 import { Clock, DEFAULT_TIMINGS, EngineState, type Host, type HostFailureRule, type Timings, type Vm } from './state.js';
 import { makePki, makeSshPublicKey, type EnginePki } from './tls.js';
+import { waitFor } from '../helpers/fixtures.js';
 
 export interface EngineSimOptions {
   /** Engine product major version: 3 = RHEV-M 3.x (v3 only), 4 = oVirt 4.x (v4, v3 on request). */
@@ -132,12 +133,15 @@ export class EngineSim {
   }
 
   async waitFor(pred: () => boolean, timeoutMs = 5000): Promise<void> {
-    const end = Date.now() + timeoutMs;
-    while (!pred()) {
-      if (Date.now() > end) throw new Error(`EngineSim.waitFor: condition not met within ${timeoutMs} ms`);
-      if (this.state.clock.stepMs === 0) this.state.clock.advance(1);
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    await waitFor(
+      () => {
+        if (pred()) return true;
+        // With stepMs 0 the simulator's clock moves only when asked: one tick per look.
+        if (this.state.clock.stepMs === 0) this.state.clock.advance(1);
+        return false;
+      },
+      { timeoutMs, intervalMs: 5, what: 'EngineSim.waitFor condition' },
+    );
   }
 
   /** Waits until no timed transition is pending (with stepMs 0: runs them all). */

@@ -94,7 +94,7 @@ export async function probe(
   cfg: { bind: { address: string; port: number }; to: { address: string; port: number }; packets: Buffer[]; want?: number; waitMs?: number },
 ): Promise<ProbeReply[]> {
   const env = { ...process.env, RBD_PROBE: JSON.stringify({ ...cfg, packets: cfg.packets.map((p) => p.toString('hex')) }) };
-  const r = await lab.run(ns, [...NODE_TSX, path.join(HELPERS, 'dhcp-probe.ts')], 30_000 + cfg.packets.length * (cfg.waitMs ?? 1500), env);
+  const r = await lab.run(ns, [...NODE_TSX, path.join(HELPERS, 'dhcp-probe.ts')], 30_000 + cfg.packets.length * (cfg.waitMs ?? 10_000), env);
   if (r.code !== 0) throw new Error(`probe failed (${r.code}): ${r.stderr}`);
   const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { replies: Array<{ i: number; from: string; hex: string }> };
   return out.replies.map((x) => {

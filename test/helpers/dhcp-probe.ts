@@ -12,6 +12,8 @@ interface ProbeConfig {
   packets: string[];
   /** Per packet: stop waiting after this many replies with its xid (default 1). */
   want?: number;
+  /** Per packet: stop waiting after this long (default 10 s). Only a packet that gets fewer than
+   * `want` replies waits it out, so it bounds a hang on a loaded machine, not a normal run. */
   waitMs?: number;
 }
 
@@ -37,7 +39,7 @@ for (let i = 0; i < cfg.packets.length; i++) {
   got = 0;
   const done = new Promise<void>((res) => {
     wake = res;
-    setTimeout(res, cfg.waitMs ?? 1500);
+    setTimeout(res, cfg.waitMs ?? 10_000);
   });
   sock.send(buf, cfg.to.port, cfg.to.address);
   await done;

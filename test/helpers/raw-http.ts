@@ -26,10 +26,14 @@ export interface RawResult {
 export interface RawOptions {
   /** Milliseconds between the chunks (each is its own write). */
   gapMs?: number;
-  /** Stop waiting this long after the last byte arrived (or the last write). */
+  /** Without `expect`: once something came back, stop waiting this long after the last byte. */
   idleMs?: number;
-  /** Stop as soon as this many responses are in. */
+  /** Stop as soon as this many responses are in (or the server closes): no idle cut-off. */
   expect?: number;
+  /** Give up on a server that neither answers nor closes (what came so far is the result). The
+   * wait for the first byte, or for `expect` responses, is this long: a loaded machine's slow
+   * answer is not mistaken for none. */
+  timeoutMs?: number;
   /** Which responses answer HEAD (no body whatever content-length says), by index. */
   head?: (index: number) => boolean;
 }
@@ -86,22 +90,26 @@ export function parseResponses(data: Buffer, head: (index: number) => boolean = 
 
 /** Writes `chunks` to a new connection and collects what comes back. */
 export function rawExchange(port: number, chunks: (string | Buffer)[], opts: RawOptions = {}): Promise<RawResult> {
-  const { gapMs = 0, idleMs = 300, expect, head } = opts;
+  const { gapMs = 0, idleMs = 300, expect, head, timeoutMs = 10_000 } = opts;
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1');
     let data = Buffer.alloc(0);
     let closed = false;
     let idle: NodeJS.Timeout | undefined;
     let settled = false;
+    const hang = setTimeout(() => finish(), timeoutMs);
     const finish = (): void => {
       if (settled) return;
       settled = true;
       clearTimeout(idle);
+      clearTimeout(hang);
       socket.destroy();
       const { responses, rest } = parseResponses(data, head);
       resolve({ responses, closed, rest: rest.toString('latin1'), raw: data.toString('latin1') });
     };
+    // The idle cut-off only tells "nothing more is coming" once something came.
     const arm = (): void => {
+      if (expect !== undefined || data.length === 0) return;
       clearTimeout(idle);
       idle = setTimeout(finish, idleMs);
     };

@@ -41,6 +41,8 @@ export interface FakeClientResult {
   error?: { code: number; message: string };
   dataPackets: number;
   duplicateData: number;
+  /** Each dropped DATA block that came again: how long after the drop (what the server's timer took). */
+  recovered: { block: number; ms: number }[];
   serverPort?: number;
   reason?: string;
 }
@@ -50,7 +52,10 @@ export async function fakeGet(o: FakeClientOptions): Promise<FakeClientResult> {
   const sock = dgram.createSocket('udp4');
   await new Promise<void>((r) => sock.bind(0, host, () => r()));
   const chunks: Buffer[] = [];
-  const droppedData = new Set<number>();
+  /** Dropped DATA blocks, by when; deleted when the block comes again. */
+  const droppedData = new Map<number, number>();
+  const everDropped = new Set<number>();
+  const recovered: { block: number; ms: number }[] = [];
   const droppedAck = new Set<number>();
   let stalled: Buffer[] | undefined;
   let stallDone = false;
@@ -84,10 +89,10 @@ export async function fakeGet(o: FakeClientOptions): Promise<FakeClientResult> {
   };
 
   const result = await new Promise<FakeClientResult>((resolve) => {
-    const finish = (r: Omit<FakeClientResult, 'data' | 'dataPackets' | 'duplicateData'>) =>
-      resolve({ ...r, data: Buffer.concat(chunks), dataPackets, duplicateData, ...(oack ? { oack } : {}), ...(serverPort !== undefined ? { serverPort } : {}) });
+    const finish = (r: Omit<FakeClientResult, 'data' | 'dataPackets' | 'duplicateData' | 'recovered'>) =>
+      resolve({ ...r, data: Buffer.concat(chunks), dataPackets, duplicateData, recovered, ...(oack ? { oack } : {}), ...(serverPort !== undefined ? { serverPort } : {}) });
     const deadline = setTimeout(() => finish({ ok: false, reason: 'deadline' }), o.deadlineMs ?? 15000);
-    const done = (r: Omit<FakeClientResult, 'data' | 'dataPackets' | 'duplicateData'>) => {
+    const done = (r: Omit<FakeClientResult, 'data' | 'dataPackets' | 'duplicateData' | 'recovered'>) => {
       clearTimeout(deadline);
       if (reAckTimer) clearTimeout(reAckTimer);
       finish(r);
@@ -127,9 +132,15 @@ export async function fakeGet(o: FakeClientOptions): Promise<FakeClientResult> {
       dataPackets++;
       // Map the 16-bit number onto the absolute sequence near `expected` (rollover past 65535).
       const abs = expected + ((((pk.block - expected) & 0xffff) + 0x8000) & 0xffff) - 0x8000;
-      if (o.dropData?.includes(abs) && !droppedData.has(abs)) {
-        droppedData.add(abs);
+      if (o.dropData?.includes(abs) && !everDropped.has(abs)) {
+        everDropped.add(abs);
+        droppedData.set(abs, performance.now());
         return;
+      }
+      const droppedAt = droppedData.get(abs);
+      if (droppedAt !== undefined) {
+        droppedData.delete(abs);
+        recovered.push({ block: abs, ms: performance.now() - droppedAt });
       }
       if (o.stall && o.stall.block === abs && !stallDone) {
         stallDone = true;

@@ -14,6 +14,7 @@ import { BOOTSTRAP_TOKEN_FILE } from '../../src/appliance.js';
 import { REPO_ROOT, runCli } from '../helpers/cli.js';
 import { Lab, requireTools } from '../helpers/dhcp-netns.js';
 import { makeRhevhIso } from '../helpers/rhevh-iso.js';
+import { waitFor } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const SRV = '10.234.0.1';
@@ -63,8 +64,7 @@ describe('the appliance on a provisioning segment (DHCP + TFTP + HTTP)', () => {
     const server = lab.spawn(srvNs, [process.execPath, '--import', 'tsx', path.join(REPO_ROOT, 'src/cli/main.ts'), 'serve'], { ...process.env, ...env, RHEVBOOT_CONFIG: '' });
     server.stdout!.on('data', (d: Buffer) => (serverOut += d.toString()));
     server.stderr!.on('data', (d: Buffer) => (serverOut += d.toString()));
-    for (let i = 0; i < 300 && !serverOut.includes('"msg":"rhevboot ready"'); i++) await new Promise((res) => setTimeout(res, 100));
-    assert.match(serverOut, /"msg":"rhevboot ready"/, `serve did not start:\n${serverOut}`);
+    await waitFor(() => serverOut.includes('"msg":"rhevboot ready"'), { what: () => `serve to start:\n${serverOut}`, timeoutMs: 30_000, intervalMs: 100 });
   });
   after(() => lab.destroy());
 

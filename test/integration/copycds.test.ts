@@ -10,6 +10,7 @@ import { createCliLogger } from '../../src/log.js';
 import { REPO_ROOT, runCli, spawnCli } from '../helpers/cli.js';
 import { bsdtarExtract, diffTrees, run, snapshotTree } from '../helpers/iso-build.js';
 import { makeRhevhIso } from '../helpers/rhevh-iso.js';
+import { waitFor } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const sha256 = async (file: string): Promise<string> => createHash('sha256').update(await readFile(file)).digest('hex');
@@ -265,13 +266,14 @@ describe('copycds', () => {
       assert.equal(res.status, 202);
       const { jobId, distro } = (await res.json()) as { jobId: string; distro: string };
       assert.equal(distro, 'rhevh6.5/x86_64');
-      let job: { state: string; progress: { phase: string } } | undefined;
-      for (let i = 0; i < 300; i++) {
-        job = (await (await fetch(`${base}/jobs/${jobId}`, { headers })).json()) as typeof job;
-        if (job!.state !== 'running') break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.equal(job!.state, 'succeeded');
+      const job = await waitFor(
+        async () => {
+          const j = (await (await fetch(`${base}/jobs/${jobId}`, { headers })).json()) as { state: string; progress: { phase: string } };
+          return j.state !== 'running' && j;
+        },
+        { what: 'the import job to finish', timeoutMs: 30_000, intervalMs: 100 },
+      );
+      assert.equal(job.state, 'succeeded');
       const d = (await (await fetch(`${base}/distros/rhevh6.5`, { headers })).json()) as { isoSha256: string };
       assert.equal(d.isoSha256, isoSha);
       const again = await fetch(`${base}/distros`, { method: 'POST', headers, body: JSON.stringify({ iso }) });

@@ -13,6 +13,7 @@ import { MSG } from '../../src/dhcp/packet.js';
 import { fixture } from '../helpers/dhcp-fixtures.js';
 import { craft, probe, ServerProc } from '../helpers/dhcp-lab.js';
 import { Lab, requireTools } from '../helpers/dhcp-netns.js';
+import { waitFor } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const SRV = '10.231.1.1';
@@ -54,7 +55,7 @@ describe('ProxyDHCP alongside dnsmasq', { timeout: 120_000 }, () => {
       nodes: [{ mac: '52:54:00:12:34:58', name: 'node-ovmf' }],
       subnets: [{ subnet: '10.231.1.0/24', pools: [], routers: [], dnsServers: [], domainName: '', leaseSeconds: 600, unknownClients: 'discover' }],
     });
-    for (let i = 0; i < 50 && !existsSync(path.join(work, 'dnsmasq.log')); i++) await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => existsSync(path.join(work, 'dnsmasq.log')), { what: 'dnsmasq to start (its log file)', timeoutMs: 10_000, intervalMs: 50 });
   });
 
   after(async () => {

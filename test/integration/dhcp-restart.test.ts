@@ -11,6 +11,7 @@ import { MSG } from '../../src/dhcp/packet.js';
 import { craft, probe, ServerProc } from '../helpers/dhcp-lab.js';
 import type { ServerMainConfig } from '../helpers/dhcp-server-main.js';
 import { Lab, requireTools } from '../helpers/dhcp-netns.js';
+import { waitFor } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const N = 40;
@@ -45,7 +46,7 @@ describe('dhcp restart after kill -9', { timeout: 120_000 }, () => {
     assert.equal(acks.length, N);
     assert.ok(acks.every((a) => typed(a.packet.options).messageType === MSG.ACK));
     process.kill(first.child.pid!, 'SIGKILL');
-    for (let i = 0; i < 50 && first.exited === undefined; i++) await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => first.exited !== undefined, { what: 'the killed server to exit', timeoutMs: 10_000 });
     assert.notEqual(first.exited, 0, 'killed, not exited');
 
     const second = await ServerProc.start(lab, ns, cfg);

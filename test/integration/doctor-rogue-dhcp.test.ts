@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import type { CheckResult } from '../../src/diagnostics/doctor.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { Lab, requireTools } from '../helpers/dhcp-netns.js';
+import { waitFor } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const ROGUE = '10.231.9.1';
@@ -41,11 +42,11 @@ describe('doctor: rogue-DHCP probe in a namespace lab', { timeout: 120_000 }, ()
       `--dhcp-leasefile=${path.join(work, 'dnsmasq.leases')}`, `--pid-file=${path.join(work, 'dnsmasq.pid')}`,
       '--user=root', '--group=root', '--log-dhcp', `--log-facility=${log}`,
     ]);
-    const deadline = Date.now() + 10_000;
-    while (!(existsSync(log) && /DHCP, IP range/.test(readFileSync(log, 'utf8')))) {
-      if (Date.now() > deadline) throw new Error(`dnsmasq did not start: ${existsSync(log) ? readFileSync(log, 'utf8') : 'no log'}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitFor(() => existsSync(log) && /DHCP, IP range/.test(readFileSync(log, 'utf8')), {
+      what: () => `dnsmasq to start: ${existsSync(log) ? readFileSync(log, 'utf8') : 'no log'}`,
+      timeoutMs: 10_000,
+      intervalMs: 50,
+    });
   });
   after(() => lab.destroy());
 

@@ -15,9 +15,9 @@ import { loadConfig, type Config } from '../../src/config/load.js';
 import { loadDescriptors } from '../../src/media/descriptors.js';
 import { installLoaders, loadLoaderManifest } from '../../src/media/loaders.js';
 import { doctorExitCode, runDoctor, type CheckResult } from '../../src/diagnostics/doctor.js';
-import type { DistroRecord } from '../../src/store/store.js';
 import { DEFAULT_USER, EngineSim } from '../engine-sim/index.js';
 import { runCli } from '../helpers/cli.js';
+import { distroRecord } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const byId = (results: CheckResult[], id: string): CheckResult => {
@@ -104,12 +104,10 @@ describe('rhevboot doctor', () => {
     await writeFile(path.join(tree, 'isolinux/vmlinuz0'), 'kernel');
     await writeFile(path.join(tree, 'isolinux/initrd0.img'), 'initrd');
     const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-    const record: DistroRecord = {
-      name: 'rhevh6.5', arch: 'x86_64', family: 'rhevh', version: '6.5', volumeId: 'RHEV-Hypervisor-6.5', sourcePath: '/isos/rhevh-6.5.iso',
-      isoSha256: sha(iso), isoBytes: iso.length, fileCount: 4, bytes: iso.length + pxe.length + 12, treePath: tree,
-      kernel: 'isolinux/vmlinuz0', initrd: 'isolinux/initrd0.img', pxeInitrd: 'pxe/initrd0.img', pxeInitrdSha256: sha(pxe), pxeInitrdBytes: pxe.length,
-      importedAt: new Date().toISOString(), durationMs: 1,
-    };
+    const record = distroRecord({
+      volumeId: 'RHEV-Hypervisor-6.5', sourcePath: '/isos/rhevh-6.5.iso', isoSha256: sha(iso), isoBytes: iso.length, fileCount: 4,
+      bytes: iso.length + pxe.length + 12, treePath: tree, pxeInitrdSha256: sha(pxe), pxeInitrdBytes: pxe.length, importedAt: new Date().toISOString(),
+    });
     await app.store.distros.put(record);
     const id = 'distro:rhevh6.5/x86_64';
     assert.equal(byId(await doctor({ deep: true }), id).status, 'ok');

@@ -6,6 +6,7 @@ import { BOOTSTRAP_TOKEN_FILE, startAppliance, type Appliance } from '../../src/
 import { loadConfig } from '../../src/config/load.js';
 import { createCliLogger } from '../../src/log.js';
 import { runCli, spawnCli } from '../helpers/cli.js';
+import { waitFor } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 describe('groups and the event log (API and CLI)', () => {
@@ -107,9 +108,7 @@ describe('groups and the event log (API and CLI)', () => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     const lines = (): { subject: string; message: string }[] => out.split('\n').filter(Boolean).map((l) => JSON.parse(l));
-    const waitLines = async (n: number): Promise<void> => {
-      for (let i = 0; i < 200 && lines().length < n; i++) await new Promise((r) => setTimeout(r, 50));
-    };
+    const waitLines = (n: number) => waitFor(() => lines().length >= n, { what: () => `${n} lines from events --follow, had:\n${out}`, timeoutMs: 10_000, intervalMs: 50 });
     try {
       await waitLines(1);
       assert.equal(lines().length, 1, 'the latest event first');

@@ -11,6 +11,7 @@ import { pino } from 'pino';
 import { isRhevbootError } from '../../src/errors.js';
 import { LibvirtDriver } from '../../src/virt/libvirt-driver.js';
 import { runCli } from '../helpers/cli.js';
+import { waitFor } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const URI = 'test:///default';
@@ -261,16 +262,16 @@ describe('libvirt driver against test:///default', () => {
   });
 });
 
-async function waitGone(pid: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
+function waitGone(pid: number): Promise<boolean> {
+  const gone = (): boolean => {
     try {
       process.kill(pid, 0);
+      return false;
     } catch {
-      return;
+      return true;
     }
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`process ${pid} still there`);
+  };
+  return waitFor(gone, { what: `process ${pid} to go`, timeoutMs: 2000 });
 }
 
 describe('rhevboot kvm add|ls|test|rm', () => {

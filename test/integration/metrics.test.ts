@@ -14,13 +14,11 @@ import { OPT } from '../../src/dhcp/options.js';
 import { formatPacket, macToChaddr, MSG } from '../../src/dhcp/packet.js';
 import { createCliLogger } from '../../src/log.js';
 import { REGISTER_JOB } from '../../src/management/registration.js';
+import { distroRecord, freePort, waitFor } from '../helpers/fixtures.js';
 import { fakeGet } from '../helpers/tftp-fake-client.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const DISTRO = {
-  name: 'rhevh6.5', arch: 'x86_64', family: 'rhevh', version: '6.5', volumeId: 'v', sourcePath: '/x.iso', isoSha256: 'a'.repeat(64), isoBytes: 1,
-  fileCount: 1, bytes: 1, treePath: '/t', kernel: 'isolinux/vmlinuz0', initrd: 'isolinux/initrd0.img', pxeInitrd: 'pxe/initrd0.img', pxeInitrdSha256: 'b'.repeat(64), pxeInitrdBytes: 1, importedAt: '', durationMs: 1,
-};
+const DISTRO = distroRecord();
 const MAC = '52:54:00:12:34:56';
 
 interface Sample {
@@ -58,22 +56,6 @@ function value(samples: Sample[], name: string, labels: Record<string, string> =
   return found[0]?.value ?? 0;
 }
 
-async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((res) => s.bind(0, '127.0.0.1', () => res()));
-  const { port } = s.address();
-  await new Promise<void>((res) => s.close(() => res()));
-  return port;
-}
-
-async function until(what: string, check: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe('GET /metrics', () => {
   let app: Appliance;
   let base: string;
@@ -84,7 +66,7 @@ describe('GET /metrics', () => {
 
   before(async () => {
     const dir = await tempDir('rhevboot-metrics-');
-    dhcpPort = await freeUdpPort();
+    dhcpPort = await freePort();
     const file = path.join(dir, 'rhevboot.yaml');
     await writeFile(
       file,
@@ -144,13 +126,16 @@ describe('GET /metrics', () => {
     const send = (buf: Buffer) => new Promise<void>((res, rej) => sock.send(buf, dhcpPort, '127.0.0.1', (err) => (err ? rej(err) : res())));
     await send(packet(MSG.DISCOVER));
     await send(Buffer.from('garbage'));
-    await until('the DISCOVER to be counted', async () => {
-      const s = await scrape();
-      return value(s, 'rhevboot_dhcp_dropped_packets_total', { reason: 'malformed' }) === 1 && s.some((x) => x.name === 'rhevboot_dhcp_packets_total' && x.labels.type === 'DISCOVER');
-    });
+    await waitFor(
+      async () => {
+        const s = await scrape();
+        return value(s, 'rhevboot_dhcp_dropped_packets_total', { reason: 'malformed' }) === 1 && s.some((x) => x.name === 'rhevboot_dhcp_packets_total' && x.labels.type === 'DISCOVER');
+      },
+      { what: 'the DISCOVER to be counted', intervalMs: 20 },
+    );
     // The REQUEST for the node's reserved address: its lease is committed before the ACK.
     await send(packet(MSG.REQUEST, [[OPT.REQUESTED_IP, Buffer.from([127, 0, 0, 1])], [OPT.SERVER_ID, Buffer.from([127, 0, 0, 1])]]));
-    await until('the REQUEST to be counted', async () => (await scrape()).some((x) => x.name === 'rhevboot_dhcp_packets_total' && x.labels.type === 'REQUEST'));
+    await waitFor(async () => (await scrape()).some((x) => x.name === 'rhevboot_dhcp_packets_total' && x.labels.type === 'REQUEST'), { what: 'the REQUEST to be counted', intervalMs: 20 });
     sock.close();
     // The contact is on the timeline before the config fetch (the boot-phase clock starts there).
     await app.services.events.flush();

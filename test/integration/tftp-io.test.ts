@@ -16,6 +16,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { startTftpServer, type TransferEvent } from '../../src/tftp/server.js';
 import { transferIo } from '../../src/tftp/transfer-socket.js';
+import { waitFor } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 import { NetnsPair, requireTools, sha256File, startServerChild, type ServerChild } from '../helpers/tftp-netns.js';
 
@@ -113,6 +114,7 @@ describe('tftp transfer sockets', () => {
 
     it('is seen by its ICMP port unreachable: the transfer ends at the next send, not after the retries', async () => {
       const events: TransferEvent[] = [];
+      const timeoutMs = 3000;
       const server = await startTftpServer({
         host: '127.0.0.1',
         port: 0,
@@ -120,8 +122,9 @@ describe('tftp transfer sockets', () => {
         maxBlockSize: 1468,
         maxWindowSize: 64,
         maxTransfers: 10,
-        // Giving up on silence would take 12 s: an end within 1.5 s can only be the ICMP error.
-        timeoutMs: 3000,
+        // Giving up on silence would take 12 s (four timeouts); the next send, which meets the
+        // ICMP error, comes within one RTO, and an RTO is at most the timeout.
+        timeoutMs,
         retries: 3,
         minRtoMs: 50,
         log: pino({ level: 'silent' }),
@@ -144,11 +147,12 @@ describe('tftp transfer sockets', () => {
         await third;
         const started = Date.now();
         client.close();
-        while (events.length === 0 && Date.now() - started < 8000) await new Promise((r) => setTimeout(r, 20));
-        assert.equal(events.length, 1, 'transfer did not end');
+        await waitFor(() => events.length > 0, { what: 'the transfer to end', timeoutMs: 8000, intervalMs: 20 });
+        const ended = Date.now() - started;
+        assert.equal(events.length, 1);
         assert.equal(events[0]!.outcome, 'aborted');
         assert.match(String(events[0]!.reason), /ECONNREFUSED/);
-        assert.ok(Date.now() - started < 1500, `ended after ${Date.now() - started} ms`);
+        assert.ok(ended < timeoutMs, `ended after ${ended} ms`);
       } finally {
         await server.close();
       }

@@ -13,6 +13,7 @@ import { pino } from 'pino';
 import dgram from 'node:dgram';
 import { encodeAck, encodeError, encodeRequest, parsePacket, type Packet } from '../../src/tftp/packet.js';
 import { startTftpServer, type TftpServer, type TransferEvent } from '../../src/tftp/server.js';
+import { waitFor } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 import { fakeGet, firstReply } from '../helpers/tftp-fake-client.js';
 
@@ -30,8 +31,9 @@ function raw(filename: Buffer | string, mode = 'octet'): Buffer {
   return Buffer.concat([Buffer.from([0, 1]), name, Buffer.from([0]), Buffer.from(mode), Buffer.from([0])]);
 }
 
-async function settle(): Promise<void> {
-  for (let i = 0; i < 200 && server.stats().active! > 0; i++) await new Promise((r) => setTimeout(r, 10));
+/** Until every transfer has ended on the server (the client is done before it is). */
+function settle(): Promise<boolean> {
+  return waitFor(() => server.stats().active === 0, { what: 'the transfers to end' });
 }
 
 describe('tftp server over loopback', () => {
@@ -130,9 +132,8 @@ describe('tftp server over loopback', () => {
     const inbox: { msg: Buffer; port: number }[] = [];
     sock.on('message', (msg, rinfo) => inbox.push({ msg, port: rinfo.port }));
     const next = async (): Promise<{ packet: Packet; port: number }> => {
-      for (let i = 0; i < 300 && inbox.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
-      const m = inbox.shift();
-      assert.ok(m, 'no answer from the server');
+      await waitFor(() => inbox.length > 0, { what: 'an answer from the server' });
+      const m = inbox.shift()!;
       const parsed = parsePacket(m.msg);
       assert.ok(parsed.ok);
       return { packet: parsed.packet, port: m.port };
@@ -336,8 +337,7 @@ describe('tftp server over loopback', () => {
     assert.equal(busy.port, server.port, 'busy answer comes from the listening port (no socket spent on it)');
     // timeoutMs 300 x (retries 2 + 1): reaped in about a second.
     const t0 = Date.now();
-    for (let i = 0; i < 300 && server.stats().active! > 0; i++) await new Promise((r) => setTimeout(r, 10));
-    assert.equal(server.stats().active, 0, 'stalled transfers were not reaped');
+    await waitFor(() => server.stats().active === 0, { what: 'the stalled transfers to be reaped', timeoutMs: 3000 });
     assert.ok(Date.now() - t0 < 2500);
     for (const s of stalled) s.close();
     assert.ok(events.filter((e) => e.outcome === 'timeout').length >= 3);

@@ -1,105 +1,135 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { CommitPacer } from '../../src/dhcp/commit-pacer.js';
+import { ManualTimers } from '../helpers/manual-timers.js';
 
-/** A commit that records when it ran and can be held open by the test. */
-function recorder(opts: { holdMs?: number; fail?: () => boolean } = {}) {
+/**
+ * A pacer on a scheduler the test moves by hand, and a commit that records when it started and
+ * takes `holdMs` of that scheduler's time: every time below is exact.
+ */
+function paced(maxIntervalMs: number, opts: { holdMs?: number; fail?: () => boolean } = {}) {
+  const timers = new ManualTimers();
   const starts: number[] = [];
   let running = 0;
   let overlapped = false;
   const commit = async (): Promise<void> => {
-    starts.push(performance.now());
+    starts.push(timers.now());
     running++;
     if (running > 1) overlapped = true;
     try {
-      if (opts.holdMs) await sleep(opts.holdMs);
+      if (opts.holdMs) await timers.sleep(opts.holdMs);
       if (opts.fail?.()) throw new Error('disk full');
     } finally {
       running--;
     }
   };
-  return { commit, starts, overlapped: () => overlapped };
+  const pacer = new CommitPacer(commit, maxIntervalMs, { now: timers.now, timers });
+  return { pacer, timers, starts, overlapped: () => overlapped };
 }
 
 describe('lease commit pacing', () => {
   it('commits at the end of the turn when idle: a lone ACK waits for no timer', async () => {
-    const r = recorder();
-    const pacer = new CommitPacer(r.commit, 1000);
-    const t0 = performance.now();
+    const { pacer, timers, starts } = paced(1000);
     pacer.request();
     pacer.request();
-    assert.equal(r.starts.length, 0, 'not inside the turn that queued the records');
-    await new Promise((res) => setImmediate(res));
-    assert.equal(r.starts.length, 1, 'one commit for everything queued in the turn');
-    assert.ok(r.starts[0]! - t0 < 50);
+    await Promise.resolve();
+    assert.deepEqual(starts, [], 'not inside the turn that queued the records');
+    assert.equal(timers.pendingTimeouts, 0, 'no timer: the end of the turn');
+    await timers.turn();
+    assert.deepEqual(starts, [0], 'one commit for everything queued in the turn, with no time passing');
   });
 
   it('while busy, spaces commits by their cost (capped) and folds the requests between them into one', async () => {
-    // A 5 ms commit with the default factor of 10 asks for 50 ms; the cap makes it 40.
-    const r = recorder({ holdMs: 5 });
-    const pacer = new CommitPacer(r.commit, 40);
+    // A 5 ms commit with the default factor of 10 asks for 50 ms from its start; the cap makes it 40.
+    const { pacer, timers, starts } = paced(40, { holdMs: 5 });
     pacer.request();
-    await new Promise((res) => setImmediate(res));
+    await timers.turn();
+    assert.deepEqual(starts, [0]);
     for (let i = 0; i < 10; i++) {
       pacer.request();
-      await sleep(2);
+      await timers.advance(2);
     }
-    assert.equal(r.starts.length, 1, 'requests within the interval wait for the next slot');
-    await sleep(80);
-    assert.equal(r.starts.length, 2, 'ten requests, one more commit');
-    assert.ok(r.starts[1]! - r.starts[0]! >= 39, `second commit ${r.starts[1]! - r.starts[0]!} ms after the first`);
-    await sleep(60);
-    assert.equal(r.starts.length, 2, 'nothing queued, nothing committed');
+    assert.deepEqual(starts, [0], 'requests within the interval wait for the next slot');
+    assert.equal(timers.nextDue, 40, 'the slot is 40 ms after the last commit started');
+    await timers.advance(39 - timers.now());
+    assert.deepEqual(starts, [0]);
+    await timers.advance(1);
+    assert.deepEqual(starts, [0, 40], 'ten requests, one more commit, at the cap');
+    await timers.advance(1000);
+    assert.deepEqual(starts, [0, 40], 'nothing queued, nothing committed');
+    assert.equal(timers.pendingTimeouts, 0);
   });
 
   it('a cheap commit leaves a short gap: the cap is a bound, not a fixed delay', async () => {
-    const r = recorder();
-    const pacer = new CommitPacer(r.commit, 1000);
+    // 1 ms x 10 = 10 ms, well inside the 1 s cap.
+    const { pacer, timers, starts } = paced(1000, { holdMs: 1 });
     pacer.request();
-    await new Promise((res) => setImmediate(res));
+    await timers.turn();
+    await timers.advance(1);
     pacer.request();
-    await sleep(50);
-    assert.equal(r.starts.length, 2, 'the second commit did not wait for the 1 s cap');
+    await timers.advance(8);
+    assert.deepEqual(starts, [0]);
+    await timers.advance(1);
+    assert.deepEqual(starts, [0, 10], 'the second commit did not wait for the 1 s cap');
+  });
+
+  it('an instant commit leaves no gap: the next one is at the end of the turn again', async () => {
+    const { pacer, timers, starts } = paced(1000);
+    pacer.request();
+    await timers.turn();
+    pacer.request();
+    assert.equal(timers.pendingTimeouts, 0);
+    await timers.turn();
+    assert.deepEqual(starts, [0, 0]);
   });
 
   it('never overlaps commits; what queued during a long commit goes in the next one at once', async () => {
-    const r = recorder({ holdMs: 60 });
-    const pacer = new CommitPacer(r.commit, 10);
+    const { pacer, timers, starts, overlapped } = paced(10, { holdMs: 60 });
     pacer.request();
-    await new Promise((res) => setImmediate(res));
+    await timers.turn();
     pacer.request();
     pacer.request();
-    await sleep(30);
-    assert.equal(r.starts.length, 1);
-    await sleep(60);
-    assert.equal(r.starts.length, 2);
-    assert.equal(r.overlapped(), false);
-    await pacer.drain();
+    await timers.advance(59);
+    assert.deepEqual(starts, [0], 'the first commit still runs');
+    await timers.advance(1);
+    // The interval (10 ms from the first start) passed while it ran: the end of that turn.
+    assert.deepEqual(starts, [0, 60]);
+    assert.equal(overlapped(), false);
+    const drained = pacer.drain();
+    await timers.advance(60);
+    await drained;
+    assert.deepEqual(starts, [0, 60]);
   });
 
   it('drain commits what is queued without waiting for the interval, and waits for a running commit', async () => {
-    const r = recorder({ holdMs: 20 });
-    const pacer = new CommitPacer(r.commit, 10_000);
+    const { pacer, timers, starts } = paced(10_000, { holdMs: 20 });
     pacer.request();
-    await new Promise((res) => setImmediate(res));
+    await timers.turn();
     pacer.request();
-    const t0 = performance.now();
+    let drained = false;
+    const drain = pacer.drain().then(() => (drained = true));
+    await timers.advance(20);
+    // The first commit ended at 20 and asked for 200 ms; drain started the next one at once.
+    assert.deepEqual(starts, [0, 20]);
+    assert.equal(drained, false, 'drain waits for the commit it started');
+    await timers.advance(19);
+    assert.equal(drained, false);
+    await timers.advance(1);
+    assert.equal(drained, true);
+    await drain;
+    assert.equal(timers.pendingTimeouts, 0, 'the interval timer is gone');
     await pacer.drain();
-    assert.equal(r.starts.length, 2);
-    assert.ok(performance.now() - t0 < 1000, 'did not wait for the 10 s interval');
-    await pacer.drain();
-    assert.equal(r.starts.length, 2, 'drain with nothing queued commits nothing');
+    assert.deepEqual(starts, [0, 20], 'drain with nothing queued commits nothing');
   });
 
   it('a failed commit does not wedge the pacer', async () => {
     let failures = 1;
-    const r = recorder({ fail: () => failures-- > 0 });
-    const pacer = new CommitPacer(r.commit, 5);
+    const { pacer, timers, starts } = paced(5, { holdMs: 1, fail: () => failures-- > 0 });
     pacer.request();
-    await sleep(10);
+    await timers.turn();
+    await timers.advance(1);
     pacer.request();
-    await sleep(20);
-    assert.equal(r.starts.length, 2);
+    await timers.advance(4);
+    assert.deepEqual(starts, [0, 5], 'the next commit at the capped interval after the failed one');
   });
 });

@@ -5,6 +5,7 @@ import { EventService } from '../../src/events/events.js';
 import { RepeatFolds } from '../../src/events/repeat-folds.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import type { NewEvent } from '../../src/store/store.js';
+import { ManualTimers } from '../helpers/manual-timers.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const fetch1: NewEvent = { kind: 'node.http', subjectType: 'node', subject: 'n1', message: 'HTTP /boot/ipxe/x: install script to 10.0.0.5', data: { file: '/boot/ipxe/x' } };
@@ -61,35 +62,78 @@ describe('repeat folds', () => {
 });
 
 describe('timeline events noted with foldRepeats', () => {
-  it('write the first at once, then the count, in order with the subject\'s other events', async () => {
+  // The service on a scheduler the test moves by hand: "the end of the turn" and the fold window's
+  // timer come when the test says, and every event is stamped with that clock.
+  const T0 = Date.parse('2030-01-01T00:00:00.000Z');
+  async function service(foldWindowMs: number) {
     const store = openSqliteStore({ dir: await tempDir('rhevboot-folds-') });
-    const events = new EventService(store, createCliLogger('silent'), undefined, { foldWindowMs: 60_000 });
+    const timers = new ManualTimers(T0);
+    const events = new EventService(store, createCliLogger('silent'), undefined, { foldWindowMs, now: timers.now, timers });
+    const rows = () => store.events.list({});
+    return { store, timers, events, rows };
+  }
+
+  it('write the first at the end of the turn, then the count, in order with the subject\'s other events', async () => {
+    const { store, timers, events, rows } = await service(60_000);
     try {
       events.note(fetch1, { foldRepeats: true });
-      await new Promise((r) => setTimeout(r, 20));
-      assert.deepEqual((await store.events.list({})).map((e) => e.message), [fetch1.message], 'the first fetch is on the timeline by the next turn');
+      assert.deepEqual(await rows(), [], 'nothing is written inside the turn that noted it');
+      await timers.turn();
+      assert.deepEqual((await rows()).map((e) => [e.message, e.at]), [[fetch1.message, iso(T0)]], 'the first fetch is on the timeline at the end of the turn');
 
-      for (let i = 0; i < 4; i++) events.note(fetch1, { foldRepeats: true });
-      await new Promise((r) => setTimeout(r, 20));
-      assert.equal((await store.events.list({})).length, 1, 'repeats wait for their window');
+      for (let i = 0; i < 4; i++) {
+        await timers.advance(100);
+        events.note(fetch1, { foldRepeats: true });
+      }
+      await timers.turn();
+      assert.equal((await rows()).length, 1, 'repeats wait for their window');
 
       // Another event of the subject: the count goes first.
       events.note({ kind: 'node.dhcp', subjectType: 'node', subject: 'n1', message: 'DHCP DISCOVER', data: {} });
-      await events.flush();
-      let rows = await store.events.list({});
-      assert.deepEqual(rows.map((e) => [e.kind, e.data.repeats]), [['node.http', undefined], ['node.http', 4], ['node.dhcp', undefined]]);
-      assert.match(rows[1]!.message, /^HTTP \/boot\/ipxe\/x: install script to 10\.0\.0\.5 \(4 more times since /);
+      await timers.turn();
+      let all = await rows();
+      assert.deepEqual(all.map((e) => [e.kind, e.data.repeats, e.at]), [['node.http', undefined, iso(T0)], ['node.http', 4, iso(T0 + 400)], ['node.dhcp', undefined, iso(T0 + 400)]]);
+      assert.equal(all[1]!.message, `HTTP /boot/ipxe/x: install script to 10.0.0.5 (4 more times since ${iso(T0 + 100)})`);
 
       // The same before an event recorded directly (the trigger's, say).
       events.note(fetch1, { foldRepeats: true });
-      await new Promise((r) => setTimeout(r, 20));
+      await timers.turn();
       events.note(fetch1, { foldRepeats: true });
       events.note(fetch1, { foldRepeats: true });
       await events.record({ kind: 'node.booted', subjectType: 'node', subject: 'n1', message: 'booted', data: {} });
       await events.flush();
-      rows = await store.events.list({});
-      assert.deepEqual(rows.slice(3).map((e) => [e.kind, e.data.repeats]), [['node.http', undefined], ['node.http', 2], ['node.booted', undefined]]);
+      all = await rows();
+      assert.deepEqual(all.slice(3).map((e) => [e.kind, e.data.repeats]), [['node.http', undefined], ['node.http', 2], ['node.booted', undefined]]);
     } finally {
+      await store.close();
+    }
+  });
+
+  it('a subject that goes quiet: its count is written by the window timer, with no other event to carry it', async () => {
+    const { store, timers, events, rows } = await service(1000);
+    try {
+      events.note(fetch1, { foldRepeats: true });
+      await timers.advance(100);
+      events.note(fetch1, { foldRepeats: true });
+      await timers.advance(100);
+      events.note(fetch1, { foldRepeats: true });
+      // The window closes at T0 + 1000; a fold that no repeat closed ends a whole window after that,
+      // at the first tick of the timer (every window) past it.
+      await timers.advance(2999 - 200);
+      assert.equal((await rows()).length, 1, 'the count waits for the window after the close');
+      await timers.advance(1);
+      const all = await rows();
+      assert.deepEqual(all.map((e) => [e.data.repeats, e.at]), [[undefined, iso(T0)], [2, iso(T0 + 200)]]);
+      assert.equal(all[1]!.message, `${fetch1.message} (2 more times since ${iso(T0 + 100)})`);
+      assert.equal(timers.pendingTimeouts, 0, 'no fold left, no timer left');
+
+      // Noted again later: written at once, and folding starts over.
+      await timers.advance(10_000);
+      events.note(fetch1, { foldRepeats: true });
+      await timers.turn();
+      assert.deepEqual((await rows()).slice(2).map((e) => [e.data.repeats, e.at]), [[undefined, iso(T0 + 13_000)]]);
+    } finally {
+      await events.flush();
       await store.close();
     }
   });

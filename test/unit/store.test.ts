@@ -6,28 +6,20 @@ import Database from 'better-sqlite3';
 import { isRhevbootError } from '../../src/errors.js';
 import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { openSqliteStore, STORE_FILE } from '../../src/store/sqlite/index.js';
+import { distroRecord } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const distro = {
-  name: 'rhevh6.5',
-  arch: 'x86_64',
-  family: 'rhevh',
-  version: '6.5',
+const distro = distroRecord({
   volumeId: 'RHEV-Hypervisor-6.5',
   sourcePath: '/isos/rhevh.iso',
-  isoSha256: 'a'.repeat(64),
   isoBytes: 10,
   fileCount: 3,
   bytes: 30,
   treePath: '/install/rhevh6.5/x86_64',
-  kernel: 'isolinux/vmlinuz0',
-  initrd: 'isolinux/initrd0.img',
-  pxeInitrd: 'pxe/initrd0.img',
-  pxeInitrdSha256: 'b'.repeat(64),
   pxeInitrdBytes: 20,
   importedAt: new Date().toISOString(),
   durationMs: 5,
-};
+});
 
 describe('sqlite store', () => {
   it('creates the database in WAL mode with every migration applied, and reopens it', async () => {

@@ -1,13 +1,14 @@
 /**
- * DATA packets, built where they will be sent from. A transfer asks for each block once, in order,
+ * The file's blocks as the DATA packets a transfer sends (packet.ts is the codec of every TFTP
+ * packet), built where they will be sent from. A transfer asks for each block once, in order,
  * and keeps the packets of its window until they are ACKed (retransmissions resend the same
  * Buffer), then calls `release` so their memory can take the next blocks.
  *
- * `FilePackets` is the fast path for octet reads of files: the file is read in large `preadv`
+ * `FileBlocks` is the fast path for octet reads of files: the file is read in large `preadv`
  * calls straight into the payload area of preallocated packets, the 4-byte header written in
  * place. A window is then a run of `socket.send` calls on views made once per chunk buffer: no
  * allocation, no copy and no promise per block, and one trip to the thread pool per ~512 KiB
- * instead of one per window. `CopiedPackets` adapts any cursor-style `BlockSource` (rendered
+ * instead of one per window. `CopiedBlocks` adapts any cursor-style `BlockSource` (rendered
  * configs, netascii) at one small allocation per block, which does not matter at their sizes.
  */
 import type { FileHandle } from 'node:fs/promises';
@@ -15,7 +16,7 @@ import { udpBatch } from '../native/udp-batch.js';
 import { writeDataHeader } from './packet.js';
 import type { BlockSource } from './reader.js';
 
-export interface PacketSource {
+export interface DataBlocks {
   /** Bytes the transfer will carry, when known up front (octet mode). */
   readonly size: number | undefined;
   /**
@@ -36,7 +37,7 @@ export interface PacketSource {
   close(): Promise<void>;
 }
 
-export class CopiedPackets implements PacketSource {
+export class CopiedBlocks implements DataBlocks {
   constructor(
     private readonly src: BlockSource,
     private readonly blk: number,
@@ -89,7 +90,7 @@ interface Chunk {
   error: unknown;
 }
 
-export class FilePackets implements PacketSource {
+export class FileBlocks implements DataBlocks {
   private readonly stride: number;
   /** Blocks per chunk: at least the window, so a window never spans more than two chunks. */
   private readonly perChunk: number;

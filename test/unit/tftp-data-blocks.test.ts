@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { open, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { CopiedPackets, FilePackets, type CachedRead, type PacketSource } from '../../src/tftp/packets.js';
+import { CopiedBlocks, FileBlocks, type CachedRead, type DataBlocks } from '../../src/tftp/data-blocks.js';
 import { udpBatch } from '../../src/native/udp-batch.js';
 import { BufferSource } from '../../src/tftp/reader.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -49,7 +49,7 @@ async function counted(file: string, fail?: Error): Promise<{ handle: FileHandle
  * and checks after every new block that each outstanding packet still holds what it held when it
  * was handed out (a retransmission resends those very Buffers).
  */
-async function drain(src: PacketSource, blk: number, w: number): Promise<{ data: Buffer; blocks: number }> {
+async function drain(src: DataBlocks, blk: number, w: number): Promise<{ data: Buffer; blocks: number }> {
   const parts: Buffer[] = [];
   const outstanding: { n: number; p: Buffer; copy: Buffer }[] = [];
   for (let n = 1; ; n++) {
@@ -65,7 +65,7 @@ async function drain(src: PacketSource, blk: number, w: number): Promise<{ data:
   }
 }
 
-describe('FilePackets', () => {
+describe('FileBlocks', () => {
   const sizes = (blk: number, perChunk: number) => [0, 1, blk - 1, blk, blk + 1, perChunk * blk - 1, perChunk * blk, perChunk * blk + 1, 3 * perChunk * blk + 7];
 
   for (const via of ['page cache', 'thread pool'] as const) {
@@ -79,7 +79,7 @@ describe('FilePackets', () => {
             await writeFile(file, content);
             const inline = countedCachedRead();
             const { handle, reads } = await counted(file);
-            const src = new FilePackets(handle, size, blk, w, via === 'page cache' ? inline.read : () => -1);
+            const src = new FileBlocks(handle, size, blk, w, via === 'page cache' ? inline.read : () => -1);
             const { data, blocks } = await drain(src, blk, w);
             await src.close();
             assert.equal(blocks, Math.floor(size / blk) + 1, `size ${size}: block count`);
@@ -98,7 +98,7 @@ describe('FilePackets', () => {
     const content = randomBytes(size);
     const file = path.join(dir, 'rollover');
     await writeFile(file, content);
-    const src = new FilePackets(await open(file, 'r'), size, blk, 16);
+    const src = new FileBlocks(await open(file, 'r'), size, blk, 16);
     const { data, blocks } = await drain(src, blk, 16);
     await src.close();
     assert.equal(blocks, 65536 + 13);
@@ -111,7 +111,7 @@ describe('FilePackets', () => {
     await writeFile(file, randomBytes(size));
     const { handle, reads } = await counted(file);
     const inline = countedCachedRead();
-    const src = new FilePackets(handle, size, 1468, 4, inline.read);
+    const src = new FileBlocks(handle, size, 1468, 4, inline.read);
     await drain(src, 1468, 4);
     await src.close();
     assert.ok(reads() + inline.hits() <= 10, `${reads() + inline.hits()} reads for 4 MiB`);
@@ -124,7 +124,7 @@ describe('FilePackets', () => {
     const content = randomBytes(size);
     const file = path.join(dir, 'held');
     await writeFile(file, content);
-    const src = new FilePackets(await open(file, 'r'), size, blk, 4);
+    const src = new FileBlocks(await open(file, 'r'), size, blk, 4);
     const held = await src.packet(1);
     const heldCopy = Buffer.from(held);
     for (let n = 2; n <= 2 * perChunk; n++) await src.packet(n);
@@ -145,7 +145,7 @@ describe('FilePackets', () => {
     await writeFile(file, randomBytes(size));
     const { handle, reads } = await counted(file);
     const inline = countedCachedRead();
-    const src = new FilePackets(handle, size, 1468, 4, inline.read);
+    const src = new FileBlocks(handle, size, 1468, 4, inline.read);
     await new Promise((r) => setTimeout(r, 50));
     await src.close();
     // One chunk, by whichever path: inline from the page cache or through the thread pool.
@@ -157,7 +157,7 @@ describe('FilePackets', () => {
     const file = path.join(dir, 'shrunk');
     const content = randomBytes(5000);
     await writeFile(file, content);
-    const src = new FilePackets(await open(file, 'r'), 9000, 512, 4);
+    const src = new FileBlocks(await open(file, 'r'), 9000, 512, 4);
     const { data } = await drain(src, 512, 4);
     await src.close();
     assert.ok(data.equals(content));
@@ -168,7 +168,7 @@ describe('FilePackets', () => {
     await writeFile(file, randomBytes(3000));
     const { handle } = await counted(file, Object.assign(new Error('EIO'), { code: 'EIO' }));
     // Not in the page cache: the thread-pool read runs, and fails.
-    const src = new FilePackets(handle, 3000, 512, 4, () => -1);
+    const src = new FileBlocks(handle, 3000, 512, 4, () => -1);
     await assert.rejects(async () => src.packet(1), /EIO/);
     await src.close();
     assert.equal(handle.fd, -1, 'handle still open');
@@ -178,17 +178,17 @@ describe('FilePackets', () => {
     const file = path.join(dir, 'early-close');
     await writeFile(file, randomBytes(2 * 1024 * 1024));
     const handle = await open(file, 'r');
-    const src = new FilePackets(handle, 2 * 1024 * 1024, 1468, 64);
+    const src = new FileBlocks(handle, 2 * 1024 * 1024, 1468, 64);
     await src.close();
     assert.equal(handle.fd, -1, 'handle still open');
   });
 });
 
-describe('CopiedPackets', () => {
+describe('CopiedBlocks', () => {
   it('headers, sizes and bytes from a buffer source', async () => {
     for (const size of [0, 1, 511, 512, 513, 2048]) {
       const content = randomBytes(size);
-      const { data, blocks } = await drain(new CopiedPackets(new BufferSource(content), 512), 512, 4);
+      const { data, blocks } = await drain(new CopiedBlocks(new BufferSource(content), 512), 512, 4);
       assert.equal(blocks, Math.floor(size / 512) + 1);
       assert.ok(data.equals(content), `size ${size}`);
     }
