@@ -63,7 +63,7 @@ export async function benchCopycds(): Promise<void> {
       const loaded = loadConfig({ env });
       const store = openSqliteStore({ dir: loaded.config.stateDir });
       const services = createServices(loaded.config, store, createCliLogger('silent'));
-      results.copycds!.push(await timed(async () => void (await services.media.importIso({ isoPath: iso }))));
+      results.copycds!.push(await timed(async () => void (await services.distros.importIso({ isoPath: iso }))));
       await store.close();
       await rm(out, { recursive: true, force: true });
       sh('sync');

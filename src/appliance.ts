@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { LoadedConfig } from './config/load.js';
 import { startBootServers, type BootServers } from './boot-servers.js';
 import { buildHttpApp } from './http/app.js';
+import { bootHttp } from './httpboot/boot-http.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, handoffJobCounts, type ApplianceMetrics } from './metrics/registry.js';
 import { createServices, type Services } from './services.js';
@@ -48,7 +49,18 @@ export async function startAppliance(loaded: LoadedConfig, opts: { log?: Logger;
     const orphans = await services.jobs.reapOrphans('copycds');
     if (orphans.length) log.warn({ jobs: orphans.map((j) => j.id) }, 'imports interrupted by an earlier stop; the next copycds of each cleans up');
 
-    http = await buildHttpApp({ store, services, log, bodyLimit: config.http.bodyLimit, bootFiles: { installDir: config.installDir, tftpRoot: config.tftp.root }, metrics, metricsOpen: config.http.metricsOpen });
+    const bootPath = bootHttp({
+      scripts: services.configs,
+      trigger: services.trigger,
+      roots: { installDir: config.installDir, tftpRoot: config.tftp.root },
+      log,
+      metrics,
+      onBootFile: (f) => {
+        metrics.bootFileBytes(f.bytes);
+        services.contacts.httpFile(f);
+      },
+    });
+    http = await buildHttpApp({ store, services, log, bodyLimit: config.http.bodyLimit, boot: bootPath, metrics, metricsOpen: config.http.metricsOpen });
     // A boot storm opens a connection per node at once; Node's default backlog (511) overflowed
     // with 1000 nodes and the kernel reset the rest. The kernel caps this at net.core.somaxconn.
     await http.listen({ host: config.http.host, port: config.http.port, backlog: 4096 });

@@ -1,10 +1,10 @@
 import { mkdir } from 'node:fs/promises';
 import type { Config } from './config/load.js';
 import { startDhcpServer, type DhcpPacketEvent, type DhcpServer } from './dhcp/server.js';
-import type { Logger } from './log.js';
-import { TFTP_DISTRO_PREFIX } from './provisioning/boot-configs.js';
-import type { Services } from './services.js';
 import { provisioningAddress } from './config/provisioning-address.js';
+import { TFTP_DISTRO_PREFIX } from './domain/boot-plan.js';
+import type { Logger } from './log.js';
+import type { Services } from './services.js';
 import type { Store } from './store/store.js';
 import { startTftpServer, type TftpServer } from './tftp/server.js';
 
@@ -15,9 +15,10 @@ export interface BootServers {
 }
 
 /**
- * Starts the boot-protocol servers the config asks for and connects them to the services: DHCP
- * asks the boot question and finds node reservations in the store; TFTP renders node configs and
- * serves distro trees under `distros/`. Contacts of known nodes become events on their timeline.
+ * Starts the boot-protocol servers the config asks for and connects them to provisioning: DHCP
+ * renders each client's boot plan and finds node reservations in the store; TFTP serves the
+ * configs loaders ask for by name and the distro trees under `distros/`. What each server did for
+ * a known node goes to its timeline (provisioning/contacts.ts).
  */
 export async function startBootServers(
   config: Config,
@@ -30,10 +31,6 @@ export async function startBootServers(
   const closers: (() => Promise<void>)[] = [];
   started.close = async () => {
     for (const close of closers.reverse()) await close().catch((err: unknown) => log.warn({ err }, 'error while stopping a boot server'));
-  };
-  const timeline = (node: string | undefined, kind: string, message: string, data: Record<string, unknown>): void => {
-    if (!node) return;
-    services.events.note({ kind, subjectType: 'node', subject: node, message, data });
   };
   try {
     if (config.dhcp.mode !== 'off') {
@@ -48,10 +45,9 @@ export async function startBootServers(
         leases: store.leases,
         reservations: () => store.nodes.reservations(),
         log,
-        // What a known node asked and what it got: the first lines an admin reads when a boot stalls.
         onPacket: (e) => {
           observe.dhcpPacket?.(e);
-          timeline(e.node, 'node.dhcp', `DHCP ${e.type} from ${e.mac}: ${e.outcome}${e.ip ? ` ${e.ip}` : ''}`, { ...e });
+          services.contacts.dhcp(e);
         },
       });
       closers.push(() => started.dhcp!.close());
@@ -70,14 +66,8 @@ export async function startBootServers(
         retries: config.tftp.retries,
         log,
         mounts: [{ prefix: TFTP_DISTRO_PREFIX, dir: config.installDir }],
-        render: (filename, client) => services.configs.forTftp(filename, client),
-        onTransfer: (t) => {
-          if (t.outcome === 'not-found') return;
-          void store.nodes
-            .byIp(t.client)
-            .then((node) => timeline(node?.name, 'node.tftp', `TFTP ${t.file}: ${t.outcome}, ${t.bytes} bytes in ${Math.round(t.durationMs)} ms`, { ...t }))
-            .catch(() => {});
-        },
+        render: (filename, client) => services.configs.tftp(filename, client),
+        onTransfer: (t) => services.contacts.tftp(t),
       });
       closers.push(() => started.tftp!.close());
     }

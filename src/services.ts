@@ -1,27 +1,31 @@
 import path from 'node:path';
-import type { Config } from './config/load.js';
-import type { Logger } from './log.js';
-import { loadDescriptors } from './media/descriptors.js';
-import { MediaService } from './media/copycds.js';
-import type { EngineCallObserver } from './rhevm/connection.js';
-import type { EventRecord, Store } from './store/store.js';
-import { BackgroundWork } from './jobs/background.js';
-import { EngineService } from './management/engines.js';
-import { EventService } from './events/events.js';
-import { JobService } from './jobs/jobs.js';
-import { GroupService } from './provisioning/groups.js';
-import { HypervisorService } from './management/hypervisors.js';
-import { NodeService } from './provisioning/nodes.js';
-import { BootConfigs } from './provisioning/boot-configs.js';
-import { ProvisioningBooter } from './provisioning/booter.js';
-import { httpBaseFor, provisioningAddress } from './config/provisioning-address.js';
-import { PreviewService } from './provisioning/preview.js';
-import { JobRunner } from './jobs/job-runner.js';
-import { REGISTER_JOB, RegistrationService } from './management/registration.js';
-import { TriggerService, type TriggerOutcome } from './provisioning/trigger.js';
 import { TokenService } from './access/tokens.js';
+import type { Config } from './config/load.js';
+import { httpBaseFor, provisioningAddress } from './config/provisioning-address.js';
+import { EventService } from './events/events.js';
+import { BackgroundWork } from './jobs/background.js';
+import { JobRunner } from './jobs/job-runner.js';
+import { JobService } from './jobs/jobs.js';
+import type { Logger } from './log.js';
+import { EngineService } from './management/engines.js';
+import { HypervisorService } from './management/hypervisors.js';
+import { REGISTER_JOB, RegistrationService } from './management/registration.js';
 import { VeService } from './management/ve.js';
 import { VmService } from './management/vms.js';
+import { loadDescriptors } from './media/descriptors.js';
+import { DistroService } from './media/distros.js';
+import { Booter } from './provisioning/booter.js';
+import { ConfigRequests } from './provisioning/config-requests.js';
+import { BootContacts } from './provisioning/contacts.js';
+import { GroupService } from './provisioning/groups.js';
+import { NodeLifecycle } from './provisioning/lifecycle.js';
+import { NodeService } from './provisioning/nodes.js';
+import { PreviewService } from './provisioning/preview.js';
+import { ConfigRenderer } from './provisioning/renderer.js';
+import { SecretService } from './provisioning/secrets.js';
+import { TriggerService, type TriggerOutcome } from './provisioning/trigger.js';
+import type { EngineCallObserver } from './rhevm/connection.js';
+import type { EventRecord, Store } from './store/store.js';
 
 export interface Services {
   background: BackgroundWork;
@@ -29,12 +33,18 @@ export interface Services {
   engines: EngineService;
   hypervisors: HypervisorService;
   jobs: JobService;
-  media: MediaService;
+  distros: DistroService;
   nodes: NodeService;
   groups: GroupService;
-  booter: ProvisioningBooter;
-  configs: BootConfigs;
+  lifecycle: NodeLifecycle;
+  /** The boot question: one plan per client (DHCP asks it directly). */
+  booter: Booter;
+  /** Configs loaders fetch by name (TFTP pxelinux/GRUB, HTTP iPXE), rendered from plans. */
+  configs: ConfigRequests;
+  /** Boot contacts of known nodes onto their timelines. */
+  contacts: BootContacts;
   preview: PreviewService;
+  secrets: SecretService;
   trigger: TriggerService;
   registration: RegistrationService;
   /** Runs queued hand-offs; started only by `serve` (the CLI queues, the server works). */
@@ -44,7 +54,6 @@ export interface Services {
   vms: VmService;
 }
 
-/** Builds the services over a store: the same set backs the CLI and the HTTP API. */
 /** Hooks the composition root passes in (metrics); the services never import prom-client. */
 export interface ServiceObservers {
   event?: (e: EventRecord) => void;
@@ -52,6 +61,7 @@ export interface ServiceObservers {
   trigger?: (o: TriggerOutcome) => void;
 }
 
+/** Builds the services over a store: the same set backs the CLI and the HTTP API. */
 export function createServices(config: Config, store: Store, log: Logger, opts: { distroDir?: string; observe?: ServiceObservers } = {}): Services {
   const observe = opts.observe ?? {};
   const descriptors = loadDescriptors(opts.distroDir);
@@ -64,7 +74,7 @@ export function createServices(config: Config, store: Store, log: Logger, opts: 
     }));
   const events = new EventService(store, log, observe.event);
   const jobs = new JobService(store, log);
-  const media = new MediaService({
+  const distros = new DistroService({
     store,
     jobs,
     events,
@@ -75,37 +85,47 @@ export function createServices(config: Config, store: Store, log: Logger, opts: 
     maxIsoBytes: config.media.maxIsoBytes,
     defaultCompression: config.media.initrdCompression,
   });
+  const lifecycle = new NodeLifecycle({ store, events });
   const nodes = new NodeService(store, events, config.dhcp.subnets.map((s) => s.subnet));
-  const booter = new ProvisioningBooter(store, {
-    biosLoader: config.boot.biosLoader,
-    uefiLoader: config.boot.uefiLoader,
-    get httpBase() {
-      return httpBase();
+  const booter = new Booter({
+    store,
+    descriptors,
+    loaders: {
+      biosLoader: config.boot.biosLoader,
+      uefiLoader: config.boot.uefiLoader,
+      get httpBase() {
+        return httpBase();
+      },
     },
   });
+  const renderer = new ConfigRenderer({ descriptors, templateDir: config.boot.templateDir });
+  const contacts = new BootContacts({ store, nodes, events, lifecycle });
   const engines = new EngineService({ store, events, log, ...(observe.engineCall ? { onCall: observe.engineCall } : {}) });
   const registration = new RegistrationService({
     store,
     events,
     engines,
+    lifecycle,
     log,
     options: { timeoutMs: config.rhevm.registrationTimeoutMs, pollIntervalMs: config.rhevm.pollIntervalMs, addAfterMs: config.rhevm.addAfterMs },
   });
   const registrations = new JobRunner({ store, log, kind: REGISTER_JOB, concurrency: config.rhevm.concurrency, handler: (job, ctx) => registration.run(job, ctx) });
-  const trigger = new TriggerService(store, nodes, events, log, { registration, onQueued: () => registrations.wake() }, observe.trigger);
-  const configs = new BootConfigs({ store, events, log, descriptors, httpBase, templateDir: config.boot.templateDir });
+  const trigger = new TriggerService(store, nodes, events, log, { queue: registration, onQueued: () => registrations.wake() }, observe.trigger);
   return {
     background: new BackgroundWork(),
     events,
     engines,
     hypervisors: new HypervisorService({ store, engines, events }),
     jobs,
-    media,
+    distros,
     nodes,
     groups: new GroupService(store, nodes, events),
+    lifecycle,
     booter,
-    configs,
-    preview: new PreviewService({ nodes, booter, configs, httpBase }),
+    configs: new ConfigRequests({ booter, renderer, contacts, log }),
+    contacts,
+    preview: new PreviewService({ nodes, booter, renderer, httpBase }),
+    secrets: new SecretService({ store, events }),
     trigger,
     registration,
     registrations,

@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import type { ImportProgress } from '../media/copycds.js';
+import type { ImportProgress } from '../media/distros.js';
 import { formatBytes } from './output.js';
 
 export interface ProgressReporter {

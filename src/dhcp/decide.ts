@@ -4,7 +4,7 @@
  * the server passes `now`. The lease book is mutated in memory here; persisting is the server's.
  */
 import type { BootClient, BootPlan } from '../domain/boot.js';
-import type { LeaseRecord } from '../store/store.js';
+import type { LeaseRecord } from '../domain/lease.js';
 import { inCidr, intToIp, ipToInt } from '../util/ipv4.js';
 import { isZero } from './ip.js';
 import type { LeaseBook, Subnet } from './leases.js';

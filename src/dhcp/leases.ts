@@ -4,7 +4,7 @@
  * persists the records this module returns, so the packet path never waits on a disk read.
  */
 import type { DhcpSubnetConfig } from '../config/load.js';
-import type { LeaseRecord } from '../store/store.js';
+import type { LeaseRecord } from '../domain/lease.js';
 import { inCidr, intToIp, ipToInt, parseCidr, type Cidr } from '../util/ipv4.js';
 
 /** A lease in memory: the persisted record with its address as a number for pool arithmetic. */

@@ -12,8 +12,9 @@
  *   whose address is `dhcp.serverAddress`: the server identifier and next-server; non-relayed
  *   requests get the subnet that contains it) plus any number of relayed subnets, which need no
  *   interface knowledge: the relay's giaddr selects the subnet and replies go to giaddr:67.
- *   A native helper was rejected: a compiled addon in the boot path for one socket option.
- *   Run the appliance (or its DHCP) in a network namespace to serve a second segment directly.
+ *   (The TFTP socket addon in src/native could learn IP_PKTINFO; DHCP does not depend on it, so a
+ *   machine without a compiler still serves DHCP.) Run the appliance (or its DHCP) in a network
+ *   namespace to serve a second segment directly.
  * - Broadcast replies go to 255.255.255.255. Linux routes that by the routing table (with no
  *   route: ENETUNREACH; with a default route elsewhere: out of the wrong interface), so the
  *   provisioning interface wants `ip route add 255.255.255.255/32 dev <dhcp.interface>` (the
@@ -37,9 +38,9 @@
  */
 import dgram from 'node:dgram';
 import type { DhcpSubnetConfig } from '../config/load.js';
-import type { BootPlan, Booter } from '../domain/boot.js';
+import type { BootClient, BootPlan } from '../domain/boot.js';
+import type { LeaseRecord } from '../domain/lease.js';
 import type { Logger } from '../log.js';
-import type { LeaseRecord, LeaseRepository } from '../store/store.js';
 import { checkRequest, decide, describeClient, destinationFor, type Decision, type Destination } from './decide.js';
 import { intToIp, ipToInt } from '../util/ipv4.js';
 import { CommitPacer, DEFAULT_COMMIT_INTERVAL_MS } from './commit-pacer.js';
@@ -54,6 +55,18 @@ export interface DhcpPacketEvent {
   node?: string;
 }
 
+/** What the server asks of provisioning: the boot plan for a client (it only renders the answer). */
+export interface BootPlanner {
+  plan(client: BootClient): Promise<BootPlan>;
+}
+
+/** Where leases are kept: loaded into memory at start, group-committed before their ACKs leave. */
+export interface LeaseStore {
+  all(): Promise<LeaseRecord[]>;
+  /** Writes many leases in one transaction, replacing any with the same ip. */
+  upsertMany(leases: LeaseRecord[]): Promise<void>;
+}
+
 export interface DhcpServerOptions {
   mode: 'full' | 'proxy';
   serverAddress: string;
@@ -62,8 +75,8 @@ export interface DhcpServerOptions {
   proxyPort: number;
   clientPort?: number;
   subnets: DhcpSubnetConfig[];
-  booter: Booter;
-  leases: LeaseRepository;
+  booter: BootPlanner;
+  leases: LeaseStore;
   log: Logger;
   onPacket?: (e: DhcpPacketEvent) => void;
   /**
@@ -238,7 +251,7 @@ export async function startDhcpServer(opts: DhcpServerOptions): Promise<DhcpServ
     let plan: BootPlan | undefined;
     if (type === MSG.DISCOVER || type === MSG.REQUEST || type === MSG.INFORM) {
       try {
-        plan = await opts.booter.bootFor(describeClient(r));
+        plan = await opts.booter.plan(describeClient(r));
       } catch (err) {
         count('booterErrors');
         log.warn({ err, mac: r.mac }, 'boot plan failed: not answering');

@@ -1,14 +1,26 @@
 /**
- * The one boot question (DESIGN.md): every protocol server describes the client it is talking to
- * and asks `bootFor(client)`; DHCP renders the answer as a lease and a boot file, TFTP as a config
- * file, HTTP as an iPXE script. This module is the question's vocabulary and the pure part of the
- * answer (which loader a firmware gets); the node lookup lives in the provisioning service.
+ * The one boot question (DESIGN.md): every protocol server describes the client it is talking to,
+ * asks for its plan, and renders the answer in its own format: DHCP as a lease and a boot file,
+ * TFTP as a pxelinux or GRUB config, HTTP as an iPXE script. This module is the question's
+ * vocabulary and the pure part of the firmware's answer (which loader it gets); the whole plan is
+ * made in boot-plan.ts. No imports: the web console reads these types too.
  */
+
+/** The configs a running loader fetches: pxelinux (and syslinux.efi), GRUB, iPXE. */
+export type ConfigKind = 'pxelinux' | 'ipxe' | 'grub';
+
+export const CONFIG_KINDS: readonly ConfigKind[] = ['pxelinux', 'ipxe', 'grub'];
 
 /** What a server knows about a booting client. */
 export interface BootClient {
-  /** Canonical lower-case colon MAC, e.g. `52:54:00:12:34:56`. */
-  mac: string;
+  /**
+   * The client's MAC: canonical lower-case colon form from DHCP; from a loader, as it spelled it
+   * (the `<mac>` of `/boot/ipxe/<mac>`, the `01-<mac>` of a TFTP config name), normalised when the
+   * node is looked up. Absent when a loader names itself by address (`pxelinux.cfg/<HEXIP>`).
+   */
+  mac?: string;
+  /** Set when a running loader fetches its config; absent for the firmware's DHCP request. */
+  config?: ConfigKind;
   /** DHCP option 93 (client system architecture), first value. */
   arch?: number;
   /** DHCP option 60, e.g. `PXEClient:Arch:00007:UNDI:003016` or `HTTPClient:Arch:00016:UNDI:003001`. */
@@ -21,25 +33,67 @@ export interface BootClient {
   uuid?: string;
   /** Relay agent address (giaddr) when the request was relayed. */
   giaddr?: string;
-  /** The client's address, when it has one (TFTP, HTTP, a DHCP renewal). */
+  /** The client's address, when it has one (a DHCP renewal), or the address a loader named itself by. */
   ip?: string;
 }
 
 export type Firmware = 'bios' | 'uefi' | 'uefi-http' | 'ipxe' | 'unsupported';
 
-export type BootAction = 'install' | 'local' | 'discover' | 'ignore';
+/** What a plan does: the node's boot action, or `ignore` (no answer at all). */
+export type PlanAction = 'install' | 'local' | 'discover' | 'ignore';
 
+/** The node a plan is for, as the servers and templates see it. */
+export interface PlannedNode {
+  name: string;
+  hostname: string;
+  ip?: string;
+  /** Lifecycle state when the plan was made (contacts decide from it whether an install started). */
+  status: string;
+  /** The install NIC, dashed (`52-54-00-12-34-56`): what pxelinux, URLs and BOOTIF use. */
+  mac: string;
+  groups: string[];
+  attrs: Record<string, string>;
+}
+
+/** A file the loader fetches: its TFTP path and its HTTP URL. */
+export interface PlannedFile {
+  path: string;
+  url: string;
+}
+
+/**
+ * The whole answer for one client, made once (domain/boot-plan.ts) from one node read; DHCP, TFTP,
+ * HTTP, the preview and the console only render it.
+ */
 export interface BootPlan {
   /** The node the client is, if known. */
-  node?: { name: string; hostname: string; ip?: string };
-  action: BootAction;
-  firmware: Firmware;
+  node?: PlannedNode;
+  action: PlanAction;
+  /** The firmware that asked (DHCP); absent when a loader fetches its config. */
+  firmware?: Firmware;
   /** Boot file for DHCP (file field and option 67): a TFTP path or, for HTTP clients, a URL. */
   bootFile?: string;
   /** Option 60 the reply must carry so the firmware accepts it (pxe-lab G8, UEFI HTTP Boot). */
   vendorClass?: 'PXEClient' | 'HTTPClient';
-  /** Why: one line per decision, for logs and `rhevboot preview`. */
+  /** The config the client's loader renders, and from which template; absent: nothing to serve. */
+  config?: { kind: ConfigKind; template: string };
+  /** What an install plan installs. */
+  distro?: { name: string; arch: string; family: string; version: string };
+  kernel?: PlannedFile;
+  initrd?: PlannedFile;
+  /** The installer's full kernel command line, as this loader passes it. */
+  cmdline?: string;
+  /** Where the installer fetches its config (kickstart families); empty when it takes none. */
+  installConfigUrl: string;
+  /** Why: one line per decision, for logs, the templates' comment and `rhevboot preview`. */
   why: string[];
+}
+
+export interface LoaderChoice {
+  biosLoader: 'pxelinux.0' | 'undionly.kpxe';
+  uefiLoader: 'ipxe.efi' | 'syslinux.efi';
+  /** e.g. `http://10.0.0.1:80`, no trailing slash. */
+  httpBase: string;
 }
 
 /** The firmwares a preview can play. */
@@ -55,17 +109,6 @@ export interface BootPreview {
   tftp: { file: string; content: string | null; why: string[] }[];
   /** What HTTP would serve as the node's iPXE script. */
   http: { url: string; content: string | null; why: string[] };
-}
-
-export interface Booter {
-  bootFor(client: BootClient): Promise<BootPlan>;
-}
-
-export interface LoaderChoice {
-  biosLoader: 'pxelinux.0' | 'undionly.kpxe';
-  uefiLoader: 'ipxe.efi' | 'syslinux.efi';
-  /** e.g. `http://10.0.0.1:80`, no trailing slash. */
-  httpBase: string;
 }
 
 /**
@@ -112,7 +155,7 @@ export function macDashed(mac: string): string {
  * (every qemu NIC, many real ones) is then handed that loader like any PXE ROM. There is no loop:
  * pxelinux and syslinux.efi never DHCP again, only an iPXE we chained into would.
  */
-export function bootFileFor(firmware: Firmware, client: Pick<BootClient, 'mac' | 'arch'>, loaders: LoaderChoice): string | undefined {
+export function bootFileFor(firmware: Firmware, client: Pick<BootClient, 'arch'> & { mac: string }, loaders: LoaderChoice): string | undefined {
   switch (firmware) {
     case 'ipxe':
       if ((client.arch === undefined || client.arch === 0) && loaders.biosLoader === 'pxelinux.0') return 'pxelinux.0';
@@ -127,4 +170,11 @@ export function bootFileFor(firmware: Firmware, client: Pick<BootClient, 'mac' |
     default:
       return undefined;
   }
+}
+
+/** The config a boot file's loader fetches next: syslinux loaders read pxelinux configs, iPXE its script. */
+export function configKindOf(bootFile: string): ConfigKind {
+  if (bootFile === 'pxelinux.0' || bootFile === 'lpxelinux.0' || bootFile === 'syslinux.efi') return 'pxelinux';
+  if (/grub/i.test(bootFile)) return 'grub';
+  return 'ipxe';
 }

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { CONFIG_KINDS, type ConfigKind } from './boot.js';
+import { KERNEL_ARG_RECIPES } from './kernel-args.js';
 
 /**
  * Distro descriptors (files under distro/) and the pure decisions made from them: does an ISO
@@ -12,6 +14,18 @@ const relPath = z
   .refine((p) => !p.startsWith('/') && !p.split('/').some((c) => c === '..' || c === '.') && !p.includes('\0'), {
     message: 'must be a relative path inside the tree, without . or .. components',
   });
+
+/** A template file name under templates/ (or boot.templateDir): a plain name, nothing to escape with. */
+const templateName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a file name in the templates directory');
+
+/** How one loader installs the family: the template it renders, and whether the loader adds BOOTIF itself. */
+const loaderRecipe = z
+  .object({
+    template: templateName,
+    /** pxelinux's IPAPPEND 2 appends `BOOTIF=01-<mac>` of the NIC that booted; others need it written out. */
+    bootif: z.enum(['appended-by-loader', 'in-cmdline']).default('in-cmdline'),
+  })
+  .strict();
 
 const namingRule = z.object({
   source: z.string().min(1),
@@ -39,7 +53,18 @@ export const descriptorSchema = z
       initrd: relPath,
       pxeInitrd: relPath,
     }),
-    kernelArgs: z.string().default(''),
+    /**
+     * How a node installs it over the network: which loaders can (and their templates) and the
+     * kernel-argument recipe. A new family is a descriptor and templates, not a branch in the code.
+     */
+    boot: z
+      .object({
+        recipe: z.enum(Object.keys(KERNEL_ARG_RECIPES) as [keyof typeof KERNEL_ARG_RECIPES]),
+        /** The constant part of the installer's command line; the recipe adds the per-node part. */
+        kernelArgs: z.string().default(''),
+        loaders: z.partialRecord(z.enum(CONFIG_KINDS as [ConfigKind, ...ConfigKind[]]), loaderRecipe).refine((l) => Object.keys(l).length > 0, 'at least one loader must install the family'),
+      })
+      .strict(),
   })
   .strict()
   .superRefine((d, ctx) => {
@@ -157,4 +182,30 @@ export function normaliseArch(arch: string): string {
 /** True when `path` is inside one of the descriptor's extract entries (`dir/` prefixes or exact files). */
 export function isExtracted(d: DistroDescriptor, path: string): boolean {
   return d.install.extract.some((e) => (e.endsWith('/') ? path === e.slice(0, -1) || path.startsWith(e) : path === e));
+}
+
+/** An imported distro as the store keeps it: where its tree is and what was made from the ISO. */
+export interface DistroRecord {
+  name: string;
+  arch: string;
+  family: string;
+  version: string;
+  volumeId: string;
+  /** Where the ISO was imported from (informational; the tree keeps its own copy). */
+  sourcePath: string;
+  isoSha256: string;
+  isoBytes: number;
+  /** Files written into the tree (extracted files, the ISO copy, the PXE initrd). */
+  fileCount: number;
+  /** Bytes written into the tree. */
+  bytes: number;
+  treePath: string;
+  /** Paths relative to treePath. */
+  kernel: string;
+  initrd: string;
+  pxeInitrd: string;
+  pxeInitrdSha256: string;
+  pxeInitrdBytes: number;
+  importedAt: string;
+  durationMs: number;
 }

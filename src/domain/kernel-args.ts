@@ -24,6 +24,8 @@ export interface InstallArgsInput {
   rhevmAdminPasswordHash?: string;
   /** Full trigger URL with @HOSTNAME@ left for the node to fill in. */
   triggerUrl: string;
+  /** The install config's URL (kickstart families); empty when the family takes none. */
+  installConfigUrl: string;
   /** pxelinux adds BOOTIF itself (IPAPPEND 2); everything else needs it written out. */
   bootifFromLoader: boolean;
 }
@@ -33,7 +35,7 @@ function storageInit(value: string | null): string {
   return value ? `storage_init=${value}` : 'storage_init';
 }
 
-export function installKernelArgs(i: InstallArgsInput): string[] {
+export function rhevhKernelArgs(i: InstallArgsInput): string[] {
   const args = i.baseArgs.split(/\s+/).filter(Boolean);
   args.push(storageInit(i.node.storageInit));
   const installNic = i.node.nics.find((n) => n.install) ?? i.node.nics[0];
@@ -55,3 +57,11 @@ export function installKernelArgs(i: InstallArgsInput): string[] {
 export function triggerUrl(httpBase: string, token: string): string {
   return `${httpBase}/xcatrhevh/rhevh_finish_install/@HOSTNAME@?token=${token}`;
 }
+
+/** How a family's installer is told what to do: the per-node part of its command line. */
+export type KernelArgsRecipe = (input: InstallArgsInput) => string[];
+
+/** The recipes a distro descriptor may name (`boot.recipe`); a new family with new arguments adds one. */
+export const KERNEL_ARG_RECIPES = { rhevh: rhevhKernelArgs } satisfies Record<string, KernelArgsRecipe>;
+
+export type KernelArgsRecipeName = keyof typeof KERNEL_ARG_RECIPES;

@@ -7,8 +7,10 @@ import { inCidr, intToIp, parseIpv4, type Cidr } from '../util/ipv4.js';
 
 export type BootAction = 'install' | 'local' | 'discover';
 
-/** The lifecycle of DESIGN.md. `defined` until the first nodeset. */
-export type NodeStatus = 'defined' | 'install' | 'installing' | 'booted' | 'registering' | 'pending_approval' | 'up' | 'failed';
+/** The lifecycle of DESIGN.md (its moves are in lifecycle.ts). `defined` until the first nodeset. */
+export const NODE_STATUSES = ['defined', 'install', 'installing', 'booted', 'registering', 'pending_approval', 'up', 'failed'] as const;
+
+export type NodeStatus = (typeof NODE_STATUSES)[number];
 
 export interface NodeNic {
   mac: string;
@@ -168,10 +170,4 @@ export function normaliseNodeInput(input: NodeInput, subnets: Cidr[]): Omit<Node
     out.attrs = { ...input.attrs };
   }
   return out;
-}
-
-/** What `nodeset next` means: after an install comes local boot; otherwise nothing changes. */
-export function nextAction(current: BootAction, status: NodeStatus): BootAction {
-  if (current === 'install' || status === 'booted') return 'local';
-  return current;
 }

@@ -1,13 +1,11 @@
 import swagger from '@fastify/swagger';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerFactory } from 'fastify';
 import type { Logger } from '../log.js';
 import type { Services } from '../services.js';
 import type { Store } from '../store/store.js';
 import { VERSION } from '../version.js';
 import { requireToken } from './auth.js';
-import { bootFileRoutes, type BootFileRoots } from '../httpboot/boot-files.js';
 import { installErrorHandlers } from './errors.js';
-import { ipxeFastPath, requestIdSequence, serverWithFastPath } from '../httpboot/ipxe-fast-path.js';
 import { distroRoutes } from './routes/distros.js';
 import { engineRoutes } from './routes/engines.js';
 import { eventRoutes } from './routes/events.js';
@@ -17,7 +15,6 @@ import { jobRoutes } from './routes/jobs.js';
 import { nodeRoutes } from './routes/nodes.js';
 import { veRoutes } from './routes/ve.js';
 import { vmRoutes } from './routes/vms.js';
-import { bootRoutes } from '../httpboot/boot-routes.js';
 import { consoleRoutes } from './routes/console.js';
 import { metricsRoutes } from './routes/metrics.js';
 import type { ApplianceMetrics } from '../metrics/registry.js';
@@ -27,7 +24,11 @@ export interface HttpAppOptions {
   services: Services;
   log: Logger;
   bodyLimit: number;
-  bootFiles: BootFileRoots;
+  /**
+   * The boot path (httpboot/): its server in front of fastify and its routes, on the same port.
+   * Absent, the app serves the admin API alone.
+   */
+  boot?: { serverFactory: FastifyServerFactory; genReqId: () => string; routes(app: FastifyInstance): Promise<void> };
   /** `GET /metrics` and the request counters; absent, neither exists. */
   metrics?: ApplianceMetrics;
   /** `http.metricsOpen`: /metrics without a token. */
@@ -35,17 +36,14 @@ export interface HttpAppOptions {
 }
 
 /**
- * The HTTP face: health (open), the admin API under /api/v1 (bearer tokens), and later the boot
- * routes and the install trigger. Routes carry JSON schemas, which validate requests and are the
- * OpenAPI document at /api/v1/openapi.json.
+ * The HTTP face: health (open), the admin API under /api/v1 (bearer tokens), the web console and
+ * /metrics, with the boot path's routes (given by the composition root) on the same server. Routes
+ * carry JSON schemas, which validate requests and are the OpenAPI document at /api/v1/openapi.json.
  */
 export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstance> {
-  const nextReqId = requestIdSequence();
-  const fast = ipxeFastPath({ configs: opts.services.configs, log: opts.log, metrics: opts.metrics, nextReqId });
   const app = Fastify({
     loggerInstance: opts.log as FastifyBaseLogger,
-    genReqId: nextReqId,
-    serverFactory: (handler, options) => serverWithFastPath(fast, handler, options),
+    ...(opts.boot ? { genReqId: opts.boot.genReqId, serverFactory: opts.boot.serverFactory } : {}),
     // One line per request (below) instead of fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit,
@@ -71,15 +69,7 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
   });
 
   healthRoutes(app, opts.store);
-  await bootFileRoutes(app, opts.bootFiles, (f) => {
-    metrics?.bootFileBytes(f.bytes);
-    // Kernels and initrds fetched by a known node are a step of its timeline (like TFTP's).
-    void opts.services.nodes
-      .atAddress(f.client)
-      .then((node) => node && opts.services.events.note({ kind: 'node.http', subjectType: 'node', subject: node.name, message: `HTTP ${f.path}: ${f.status}, ${f.bytes} bytes in ${f.ms} ms`, data: { ...f } }))
-      .catch(() => {});
-  });
-  bootRoutes(app, { configs: opts.services.configs, trigger: opts.services.trigger });
+  await opts.boot?.routes(app);
   await consoleRoutes(app, { store: opts.store, services: opts.services });
   if (metrics) await metricsRoutes(app, { metrics, tokens: opts.services.tokens, open: opts.metricsOpen ?? false });
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, () => app.swagger());

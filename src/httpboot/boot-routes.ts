@@ -1,17 +1,20 @@
 import type { FastifyInstance } from 'fastify';
-import type { BootConfigs } from '../provisioning/boot-configs.js';
-import type { TriggerService } from '../provisioning/trigger.js';
-import { IPXE_MAX_NAME, IPXE_NO_CONFIG, IPXE_ROUTE } from './ipxe-fast-path.js';
+import { IPXE_MAX_NAME, IPXE_NO_CONFIG, IPXE_ROUTE, type IpxeScripts } from './ipxe-fast-path.js';
+
+/** The install trigger as the route needs it (provisioning/trigger.ts decides; the route only answers). */
+export interface InstallTrigger {
+  fire(req: { remoteAddress: string; hostname: string; token: string | undefined }): Promise<{ accepted: true; repeat: boolean } | { accepted: false }>;
+}
 
 /**
  * What booting nodes call over HTTP, unauthenticated by nature: their iPXE script and the install
  * trigger. Answers are plain text; refusals say little (the reason is logged, not told).
  */
-export function bootRoutes(app: FastifyInstance, deps: { configs: BootConfigs; trigger: TriggerService }): void {
+export function bootRoutes(app: FastifyInstance, deps: { scripts: IpxeScripts; trigger: InstallTrigger }): void {
   // Plain GET/HEAD of this route are answered by the fast path in front of fastify; this one is
   // what the rest (a query string, percent-encoding, names over the schema's length) still reach.
   app.get<{ Params: { mac: string } }>(IPXE_ROUTE, { schema: { hide: true, params: { type: 'object', properties: { mac: { type: 'string', maxLength: IPXE_MAX_NAME } } } } }, async (req, reply) => {
-    const script = await deps.configs.forIpxe(req.params.mac, { address: req.ip });
+    const script = await deps.scripts.ipxe(req.params.mac, { address: req.ip });
     if (script === undefined) {
       return reply.status(404).type('text/plain').send(IPXE_NO_CONFIG);
     }

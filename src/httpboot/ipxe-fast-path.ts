@@ -22,8 +22,13 @@ export const IPXE_MAX_NAME = 32;
 export const IPXE_NO_CONFIG = '#!ipxe\necho rhevboot: no boot config for this machine\nexit\n';
 const INTERNAL_ERROR = 'internal error; see the appliance log\n';
 
+/** Where scripts come from (provisioning's config requests): undefined for a name with no script. */
+export interface IpxeScripts {
+  ipxe(name: string, client: { address: string }): Promise<string | undefined>;
+}
+
 export interface IpxeFastPathDeps {
-  configs: { forIpxe(mac: string, client: { address: string }): Promise<string | undefined> };
+  scripts: IpxeScripts;
   log: Logger;
   metrics?: { httpResponse(method: string, route: string | undefined, status: number): void };
   /** Shared with fastify (its `genReqId`), so request ids in the log stay unique across both paths. */
@@ -68,7 +73,7 @@ function ipxeNameIn(buf: Buffer, start: number, end: number): string | undefined
 }
 
 export function ipxeFastPath(deps: IpxeFastPathDeps): FastPath {
-  const { configs, log, metrics, nextReqId } = deps;
+  const { scripts, log, metrics, nextReqId } = deps;
 
   /** The answer is out: count it and write the access line (fastify's onResponse hook does both there). */
   const answered = (ex: SocketExchange, started: number, status: number, body: string): void => {
@@ -95,7 +100,7 @@ export function ipxeFastPath(deps: IpxeFastPathDeps): FastPath {
     const started = log.isLevelEnabled('info') ? performance.now() : 0;
     let answer: Promise<string | undefined>;
     try {
-      answer = configs.forIpxe(ex.name, { address: ex.remote });
+      answer = scripts.ipxe(ex.name, { address: ex.remote });
     } catch (err) {
       answer = Promise.reject(err);
     }

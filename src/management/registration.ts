@@ -2,17 +2,16 @@ import { randomUUID } from 'node:crypto';
 import type { NodeRecord, NodeStatus } from '../domain/node.js';
 import { isRhevbootError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { sleep } from '../util/sleep.js';
 import { EngineFault, type Host, type RhevmClient } from '../rhevm/index.js';
 import type { JobProgress, JobRecord, Repositories, Store } from '../store/store.js';
 import type { EngineService } from './engines.js';
 import type { EventService } from '../events/events.js';
 import type { JobContext, JobOutcome } from '../jobs/job-runner.js';
+import type { NodeLifecycle } from '../provisioning/lifecycle.js';
+import { SECRET_HOST_ROOT_PASSWORD, SECRET_PM_PASSWORD } from '../provisioning/secrets.js';
 
 export const REGISTER_JOB = 'rhevm.register';
-/** Plain (not hashed): the engine needs it to SSH in when it adds a host by address (§8.4). */
-export const SECRET_HOST_ROOT_PASSWORD = 'rhevm.host-root-password';
-/** Plain too: the engine logs in to the nodes' BMCs with it (IPMI power management). */
-export const SECRET_PM_PASSWORD = 'rhevm.pm-password';
 
 type Phase = 'waiting-for-host' | 'approving' | 'waiting-for-up' | 'follow-ups';
 
@@ -58,7 +57,7 @@ export interface RegistrationOptions {
  */
 export class RegistrationService {
   constructor(
-    private readonly deps: { store: Store; events: EventService; engines: EngineService; log: Logger; options: RegistrationOptions },
+    private readonly deps: { store: Store; events: EventService; engines: EngineService; lifecycle: NodeLifecycle; log: Logger; options: RegistrationOptions },
   ) {}
 
   private now(): number {
@@ -267,7 +266,13 @@ export class RegistrationService {
   }
 
   private async fail(node: NodeRecord, d: Detail, error: { code: string; message: string }): Promise<JobOutcome> {
-    await this.setStatus(node.name, 'failed', error.message, `hand-off failed in ${d.phase}: ${error.message}`, { phase: d.phase, code: error.code }, 'rhevm.failed');
+    try {
+      await this.setStatus(node.name, 'failed', error.message, `hand-off failed in ${d.phase}: ${error.message}`, { phase: d.phase, code: error.code }, 'rhevm.failed');
+    } catch (err) {
+      // The node moved on meanwhile (an admin re-installed it): its new state is not ours to fail.
+      if (!isRhevbootError(err, 'RB_ERR_TRANSITION')) throw err;
+      await this.event(node.name, 'rhevm.failed', `hand-off ended in ${d.phase}: ${error.message} (node left as ${String(err.details.from)})`, { phase: d.phase, code: error.code });
+    }
     return { kind: 'failed', error };
   }
 
@@ -275,29 +280,12 @@ export class RegistrationService {
     await this.deps.events.record({ kind, subjectType: 'node', subject: node, message, data });
   }
 
+  /** Every status the hand-off writes is a lifecycle move (refused if the node is no longer ours to move). */
   private async setStatus(name: string, status: NodeStatus, reason: string | null, message: string, data: Record<string, unknown>, kind = 'node.status'): Promise<void> {
-    await this.deps.store.transaction(async (tx) => {
-      const fresh = await tx.nodes.get(name);
-      if (!fresh) return;
-      await tx.nodes.putMany([{ ...fresh, status, statusReason: reason, updatedAt: new Date().toISOString() }]);
-      await this.deps.events.record({ kind, subjectType: 'node', subject: name, message, data: { ...data, status } }, tx);
-    });
+    await this.deps.lifecycle.move(name, { to: status, cause: 'handoff', ...(reason === null ? {} : { reason }) }, { kind, message, data });
   }
 }
 
 function hostFailed(engine: string, host: Host): Error {
   return Object.assign(new Error(`engine ${engine}: host ${host.name} is ${host.status}${host.statusDetail ? ` (${host.statusDetail})` : ''}`), { code: 'RB_ERR_RHEVM_STATE' });
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { RhevbootError } from '../errors.js';
+import { moveNode, nextAction } from '../domain/lifecycle.js';
 import {
-  nextAction,
   NodeValidationError,
   normaliseNodeInput,
   type BootAction,
@@ -212,10 +212,13 @@ export class NodeService {
       const now = new Date().toISOString();
       const changes = nodes.map((n) => {
         const to = action === 'next' ? nextAction(n.bootAction, n.status) : action;
-        const status = to === 'install' ? 'install' : n.status;
-        // Every install gets a fresh trigger token: a token from an earlier install cannot flip this one.
-        const triggerToken = to === 'install' ? randomBytes(18).toString('base64url') : n.triggerToken;
-        return { node: { ...n, bootAction: to, status, statusReason: null, triggerToken, updatedAt: now } as NodeRecord, from: n.bootAction, to };
+        // An install starts the lifecycle over, with a fresh trigger token: a token from an earlier
+        // install cannot flip this one. Other actions change what the node boots, not its state.
+        const node =
+          to === 'install'
+            ? moveNode(n, { to: 'install', cause: 'nodeset', bootAction: 'install', triggerToken: randomBytes(18).toString('base64url'), at: now })
+            : { ...n, bootAction: to, statusReason: null, updatedAt: now };
+        return { node, from: n.bootAction, to };
       });
       await tx.nodes.putMany(changes.map((c) => c.node));
       for (const c of changes) {

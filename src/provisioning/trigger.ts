@@ -1,10 +1,19 @@
 import { timingSafeEqual } from 'node:crypto';
+import { mayMove, moveNode } from '../domain/lifecycle.js';
 import type { NodeRecord } from '../domain/node.js';
 import type { Logger } from '../log.js';
-import type { Store } from '../store/store.js';
+import type { Repositories, Store } from '../store/store.js';
 import type { EventService } from '../events/events.js';
 import type { NodeService } from './nodes.js';
-import type { RegistrationService } from '../management/registration.js';
+
+/**
+ * Where an installed node goes next: the hand-off to its engine (management/registration.ts),
+ * queued in the trigger's own transaction so the flip to local boot and the hand-off happen
+ * together or not at all.
+ */
+export interface HandoffQueue {
+  queue(node: NodeRecord, tx: Repositories): Promise<unknown>;
+}
 
 export interface TriggerRequest {
   /** The address the request came from (never a header: X-Forwarded-For is the caller's word). */
@@ -38,18 +47,18 @@ export class TriggerService {
     private readonly nodes: NodeService,
     private readonly events: EventService,
     private readonly log: Logger,
-    private readonly handoff?: { registration: RegistrationService; onQueued?: () => void },
+    private readonly handoff?: { queue: HandoffQueue; onQueued?: () => void },
     /** Told every outcome (the server's metrics). */
     private readonly observe?: (o: TriggerOutcome) => void,
   ) {}
 
   async fire(req: TriggerRequest): Promise<TriggerOutcome> {
-    const outcome = await this.#fire(req);
+    const outcome = await this.decide(req);
     this.observe?.(outcome);
     return outcome;
   }
 
-  async #fire(req: TriggerRequest): Promise<TriggerOutcome> {
+  private async decide(req: TriggerRequest): Promise<TriggerOutcome> {
     const refuse = (refusal: TriggerRefusal, reason: string, node?: string): TriggerOutcome => {
       this.log.warn({ remote: req.remoteAddress, hostname: req.hostname, node, reason }, 'install trigger refused');
       return { accepted: false, reason, refusal };
@@ -60,7 +69,7 @@ export class TriggerService {
     if (shortName !== node.name) return refuse('wrong-hostname', `${req.remoteAddress} is node ${node.name}, but the URL names '${req.hostname}'`, node.name);
     if (!req.token || !node.triggerToken || !sameToken(req.token, node.triggerToken)) return refuse('bad-token', 'the token is not the one this install was given', node.name);
     if (node.status === 'booted' && node.bootAction === 'local') return { accepted: true, node: node.name, repeat: true };
-    if (node.bootAction !== 'install' || (node.status !== 'install' && node.status !== 'installing')) {
+    if (node.bootAction !== 'install' || !mayMove(node.status, 'booted', 'trigger')) {
       return refuse('not-installing', `node ${node.name} is not installing (boot ${node.bootAction}, status ${node.status})`, node.name);
     }
     const outcome = await this.store.transaction(async (tx): Promise<TriggerOutcome> => {
@@ -68,15 +77,17 @@ export class TriggerService {
       const fresh = await tx.nodes.get(node.name);
       if (!fresh || fresh.triggerToken !== node.triggerToken) return { accepted: false, reason: 'the node changed while the trigger was checked', refusal: 'changed' };
       if (fresh.status === 'booted' && fresh.bootAction === 'local') return { accepted: true, node: node.name, repeat: true };
-      if (fresh.bootAction !== 'install') return { accepted: false, reason: `node ${node.name} is not installing (boot ${fresh.bootAction})`, refusal: 'not-installing' };
-      const booted = { ...fresh, bootAction: 'local' as const, status: 'booted' as const, statusReason: null, updatedAt: new Date().toISOString() };
+      if (fresh.bootAction !== 'install' || !mayMove(fresh.status, 'booted', 'trigger')) {
+        return { accepted: false, reason: `node ${node.name} is not installing (boot ${fresh.bootAction}, status ${fresh.status})`, refusal: 'not-installing' };
+      }
+      const booted = moveNode(fresh, { to: 'booted', cause: 'trigger', bootAction: 'local', at: new Date().toISOString() });
       await tx.nodes.putMany([booted]);
       await this.events.record(
         { kind: 'node.booted', subjectType: 'node', subject: node.name, message: `install finished (trigger from ${req.remoteAddress}); set to local boot`, data: { remote: req.remoteAddress } },
         tx,
       );
       // The hand-off to RHEV-M is queued with the flip, so neither can happen without the other.
-      if (this.handoff) await this.handoff.registration.queue(booted, tx);
+      if (this.handoff) await this.handoff.queue.queue(booted, tx);
       return { accepted: true, node: node.name, repeat: false };
     });
     if (!outcome.accepted) return refuse(outcome.refusal, outcome.reason, node.name);

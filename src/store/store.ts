@@ -1,4 +1,11 @@
+import type { DistroRecord } from '../domain/distro.js';
+import type { EventRecord, NewEvent } from '../domain/event.js';
+import type { LeaseRecord } from '../domain/lease.js';
 import type { NodeRecord } from '../domain/node.js';
+
+export type { DistroRecord } from '../domain/distro.js';
+export type { EventRecord, NewEvent } from '../domain/event.js';
+export type { LeaseRecord, LeaseState } from '../domain/lease.js';
 
 /**
  * The state store as services see it. Every method is asynchronous even though SQLite answers
@@ -6,43 +13,6 @@ import type { NodeRecord } from '../domain/node.js';
  * MAAS rack controllers do) can implement the same interface without services changing.
  */
 
-export interface DistroRecord {
-  name: string;
-  arch: string;
-  family: string;
-  version: string;
-  volumeId: string;
-  /** Where the ISO was imported from (informational; the tree keeps its own copy). */
-  sourcePath: string;
-  isoSha256: string;
-  isoBytes: number;
-  /** Files written into the tree (extracted files, the ISO copy, the PXE initrd). */
-  fileCount: number;
-  /** Bytes written into the tree. */
-  bytes: number;
-  treePath: string;
-  /** Paths relative to treePath. */
-  kernel: string;
-  initrd: string;
-  pxeInitrd: string;
-  pxeInitrdSha256: string;
-  pxeInitrdBytes: number;
-  importedAt: string;
-  durationMs: number;
-}
-
-export interface EventRecord {
-  id: number;
-  at: string;
-  /** Dotted kind, e.g. `distro.imported`, `token.created`. */
-  kind: string;
-  subjectType: string;
-  subject: string;
-  message: string;
-  data: Record<string, unknown>;
-}
-
-export type NewEvent = Omit<EventRecord, 'id' | 'at'> & { at?: string };
 
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'interrupted';
 
@@ -82,23 +52,6 @@ export interface TokenRecord {
   hash: string;
   createdAt: string;
   lastUsedAt: string | null;
-}
-
-export type LeaseState = 'offered' | 'bound' | 'declined' | 'released' | 'expired';
-
-/** A DHCP lease as persisted. Times are epoch milliseconds. */
-export interface LeaseRecord {
-  ip: string;
-  /** Canonical lower-case colon MAC. */
-  mac: string;
-  /** Option 61 as lower-case hex, when the client sent one. */
-  clientId: string | null;
-  hostname: string | null;
-  /** The subnet (CIDR) the lease belongs to. */
-  subnet: string;
-  state: LeaseState;
-  expiresAt: number;
-  updatedAt: number;
 }
 
 export interface LeaseRepository {

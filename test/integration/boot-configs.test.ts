@@ -7,24 +7,22 @@ import { loadConfig } from '../../src/config/load.js';
 import { isRhevbootError } from '../../src/errors.js';
 import { createCliLogger } from '../../src/log.js';
 import { loadDescriptors } from '../../src/media/descriptors.js';
-import { BootConfigs, BUILTIN_TEMPLATE_DIR, SECRET_ADMIN_PASSWORD, SECRET_RHEVM_ADMIN_PASSWORD } from '../../src/provisioning/boot-configs.js';
+import { BUILTIN_TEMPLATE_DIR, ConfigRenderer } from '../../src/provisioning/renderer.js';
+import { SECRET_ADMIN_PASSWORD, SECRET_RHEVM_ADMIN_PASSWORD } from '../../src/provisioning/secrets.js';
 import { createServices } from '../../src/services.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
+import { distroRecord } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 async function setup() {
   const dir = await tempDir('rhevboot-configs-');
-  const loaded = loadConfig({ env: { RHEVBOOT_STATE_DIR: dir, RHEVBOOT_DHCP_SUBNETS: JSON.stringify([{ subnet: '10.1.0.0/24' }]) } });
+  const loaded = loadConfig({ env: { RHEVBOOT_STATE_DIR: dir, RHEVBOOT_DHCP_SUBNETS: JSON.stringify([{ subnet: '10.1.0.0/24' }]), RHEVBOOT_BOOT_HTTP_BASE: 'http://10.1.0.1' } });
   const store = openSqliteStore({ dir });
   const log = createCliLogger('silent');
   const services = createServices(loaded.config, store, log);
-  await store.distros.put({
-    name: 'rhevh6.5', arch: 'x86_64', family: 'rhevh', version: '6.5', volumeId: 'v', sourcePath: '/x.iso', isoSha256: 'a'.repeat(64), isoBytes: 1,
-    fileCount: 1, bytes: 1, treePath: '/t', kernel: 'isolinux/vmlinuz0', initrd: 'isolinux/initrd0.img', pxeInitrd: 'pxe/initrd0.img', pxeInitrdSha256: 'b'.repeat(64), pxeInitrdBytes: 1, importedAt: '', durationMs: 1,
-  });
+  await store.distros.put(distroRecord());
   await services.nodes.add([{ name: 'n1', macs: ['52:54:00:12:34:56'], ip: '10.1.0.11', distro: 'rhevh6.5', manager: 'rhevm.example.com', storageInit: '', kernelArgs: 'console=ttyS0' }]);
-  const configs = new BootConfigs({ store, events: services.events, log, descriptors: loadDescriptors(), httpBase: 'http://10.1.0.1' });
-  return { dir, store, services, configs };
+  return { dir, store, services, configs: services.configs };
 }
 
 describe('boot configs', () => {
@@ -39,7 +37,7 @@ describe('boot configs', () => {
       const token = (await services.nodes.get('n1')).triggerToken!;
       assert.match(token, /^[A-Za-z0-9_-]{24}$/);
 
-      const pxe = (await configs.forTftp('pxelinux.cfg/01-52-54-00-12-34-56', { address: '10.1.0.11' }))!.toString();
+      const pxe = (await configs.tftp('pxelinux.cfg/01-52-54-00-12-34-56', { address: '10.1.0.11' }))!.toString();
       const append = pxe.split('\n').find((l) => l.trim().startsWith('APPEND'))!.trim();
       assert.equal(
         append,
@@ -55,22 +53,22 @@ describe('boot configs', () => {
       assert.notEqual(admin, rhevm);
 
       assert.equal((await services.nodes.get('n1')).status, 'installing', 'fetching the install config starts the install');
-      const byIp = (await configs.forTftp('pxelinux.cfg/0A01000B', { address: '10.1.0.11' }))!.toString();
+      const byIp = (await configs.tftp('pxelinux.cfg/0A01000B', { address: '10.1.0.11' }))!.toString();
       assert.equal(byIp, pxe);
 
-      const ipxe = (await configs.forIpxe('52-54-00-12-34-56', { address: '10.1.0.11' }))!;
+      const ipxe = (await configs.ipxe('52-54-00-12-34-56', { address: '10.1.0.11' }))!;
       assert.match(ipxe, /^#!ipxe\n# rhevboot: n1 installs rhevh6\.5\/x86_64\n/);
       assert.match(ipxe, /\nkernel http:\/\/10\.1\.0\.1\/install\/rhevh6\.5\/x86_64\/isolinux\/vmlinuz0 initrd=initrd0\.img rootflags=loop .* BOOTIF=01-52-54-00-12-34-56 ip=dhcp hostname=n1 /);
       assert.match(ipxe, /\ninitrd --name initrd0\.img http:\/\/10\.1\.0\.1\/install\/rhevh6\.5\/x86_64\/pxe\/initrd0\.img\nboot\n$/);
 
-      const grub = (await configs.forTftp('boot/grub/grub.cfg-01-52-54-00-12-34-56', { address: '10.1.0.11' }))!.toString();
+      const grub = (await configs.tftp('boot/grub/grub.cfg-01-52-54-00-12-34-56', { address: '10.1.0.11' }))!.toString();
       assert.match(grub, /linux \(tftp\)\/distros\/rhevh6\.5\/x86_64\/isolinux\/vmlinuz0 rootflags=loop .* BOOTIF=01-52-54-00-12-34-56 /);
       assert.match(grub, /initrd \(tftp\)\/distros\/rhevh6\.5\/x86_64\/pxe\/initrd0\.img/);
 
       await services.nodes.nodeset('n1', 'local');
-      assert.match((await configs.forTftp('pxelinux.cfg/01-52-54-00-12-34-56', { address: 'x' }))!.toString(), /\nLABEL local\n  LOCALBOOT 0\n/);
-      assert.match((await configs.forIpxe('52:54:00:12:34:56', { address: 'x' }))!, /\nexit\n$/);
-      assert.match((await configs.forTftp('grub.cfg-01-52-54-00-12-34-56', { address: 'x' }))!.toString(), /\nexit\n$/);
+      assert.match((await configs.tftp('pxelinux.cfg/01-52-54-00-12-34-56', { address: 'x' }))!.toString(), /\nLABEL local\n  LOCALBOOT 0\n/);
+      assert.match((await configs.ipxe('52:54:00:12:34:56', { address: 'x' }))!, /\nexit\n$/);
+      assert.match((await configs.tftp('grub.cfg-01-52-54-00-12-34-56', { address: 'x' }))!.toString(), /\nexit\n$/);
     } finally {
       await store.close();
     }
@@ -80,9 +78,9 @@ describe('boot configs', () => {
     const { store, configs } = await setup();
     try {
       for (const name of ['pxelinux.cfg/01-52-54-00-99-99-99', 'pxelinux.cfg/0A01000', 'pxelinux.cfg/0A01', 'pxelinux.cfg/default', 'pxelinux.cfg/564d4c6f-1234-5678-9abc-def012345678', 'pxelinux.cfg/0A010063', 'grub.cfg', 'pxelinux.cfg/01-52-54-00-12-34-5g']) {
-        assert.equal(await configs.forTftp(name, { address: 'x' }), undefined, name);
+        assert.equal(await configs.tftp(name, { address: 'x' }), undefined, name);
       }
-      assert.equal(await configs.forIpxe('not-a-mac', { address: 'x' }), undefined);
+      assert.equal(await configs.ipxe('not-a-mac', { address: 'x' }), undefined);
     } finally {
       await store.close();
     }
@@ -93,9 +91,11 @@ describe('boot configs', () => {
     try {
       await services.nodes.nodeset('n1', 'install');
       await store.distros.remove('rhevh6.5', 'x86_64');
-      const r = await configs.render('pxelinux', await services.nodes.get('n1'));
-      assert.equal(r.text, undefined);
-      assert.match(r.why.join('; '), /distro rhevh6\.5\/x86_64 is not imported/);
+      assert.equal(await configs.tftp('pxelinux.cfg/01-52-54-00-12-34-56', { address: '10.1.0.11' }), undefined);
+      const plan = await services.booter.plan({ config: 'pxelinux', mac: '52:54:00:12:34:56' });
+      assert.equal(plan.config, undefined);
+      assert.match(plan.why.join('; '), /distro rhevh6\.5\/x86_64 is not imported/);
+      assert.equal((await services.nodes.get('n1')).status, 'install', 'nothing served, so the install has not started');
     } finally {
       await store.close();
     }
@@ -106,7 +106,7 @@ describe('boot configs', () => {
     try {
       const custom = path.join(dir, 'templates');
       await cp(BUILTIN_TEMPLATE_DIR, custom, { recursive: true });
-      const build = () => new BootConfigs({ store, events: services.events, log: createCliLogger('silent'), descriptors: loadDescriptors(), httpBase: 'http://x', templateDir: custom });
+      const build = () => new ConfigRenderer({ descriptors: loadDescriptors(), templateDir: custom });
       build();
       await writeFile(path.join(custom, 'ipxe-local.ipxe'), '#!ipxe\n# fine\n{% if node.name %}\nexit\n');
       assert.throws(build, (e: unknown) => isRhevbootError(e, 'RB_ERR_CONFIG') && new RegExp(`ipxe-local\\.ipxe:3: bad template`).test(e.message));
@@ -121,29 +121,29 @@ describe('boot configs', () => {
     const { dir, store, services, configs } = await setup();
     // The CLI's view: a second connection to the same SQLite file, as `rhevboot nodeset` has.
     const cli = openSqliteStore({ dir });
-    const cliServices = createServices(loadConfig({ env: { RHEVBOOT_STATE_DIR: dir, RHEVBOOT_DHCP_SUBNETS: JSON.stringify([{ subnet: '10.1.0.0/24' }]) } }).config, cli, createCliLogger('silent'));
+    const cliServices = createServices(loadConfig({ env: { RHEVBOOT_STATE_DIR: dir, RHEVBOOT_DHCP_SUBNETS: JSON.stringify([{ subnet: '10.1.0.0/24' }]), RHEVBOOT_BOOT_HTTP_BASE: 'http://10.1.0.1' } }).config, cli, createCliLogger('silent'));
     try {
       await services.nodes.nodeset('n1', 'install');
       const mac = '52-54-00-12-34-56';
-      const install = await configs.forIpxe(mac, { address: '10.1.0.11' });
+      const install = await configs.ipxe(mac, { address: '10.1.0.11' });
       assert.match(install!, /^kernel /m);
-      assert.equal(await configs.forIpxe(mac, { address: '10.1.0.11' }), install, 'the same answer while nothing changed');
+      assert.equal(await configs.ipxe(mac, { address: '10.1.0.11' }), install, 'the same answer while nothing changed');
 
       await cliServices.nodes.nodeset('n1', 'local');
-      assert.match((await configs.forIpxe(mac, { address: '10.1.0.11' }))!, /^exit/m, 'a nodeset from the CLI is seen at the next request');
-      assert.match((await configs.forTftp(`pxelinux.cfg/01-${mac}`, { address: '10.1.0.11' }))!.toString(), /LOCALBOOT 0/);
+      assert.match((await configs.ipxe(mac, { address: '10.1.0.11' }))!, /^exit/m, 'a nodeset from the CLI is seen at the next request');
+      assert.match((await configs.tftp(`pxelinux.cfg/01-${mac}`, { address: '10.1.0.11' }))!.toString(), /LOCALBOOT 0/);
 
       await cliServices.nodes.nodeset('n1', 'install');
       await cli.secrets.set(SECRET_ADMIN_PASSWORD, encrypt('changed', '$6$zzzzzzzz'));
-      assert.match((await configs.forIpxe(mac, { address: '10.1.0.11' }))!, /adminpw=\$6\$zzzzzzzz\$/, 'a secret changed elsewhere is used at once');
+      assert.match((await configs.ipxe(mac, { address: '10.1.0.11' }))!, /adminpw=\$6\$zzzzzzzz\$/, 'a secret changed elsewhere is used at once');
 
-      assert.equal(await configs.forIpxe('52:54:00:99:99:99', { address: '10.1.0.99' }), undefined);
+      assert.equal(await configs.ipxe('52:54:00:99:99:99', { address: '10.1.0.99' }), undefined);
       await cliServices.nodes.add([{ name: 'n2', macs: ['52:54:00:99:99:99'], distro: 'rhevh6.5', manager: 'm' }]);
       await cliServices.nodes.nodeset('n2', 'install');
-      assert.match((await configs.forIpxe('52:54:00:99:99:99', { address: '10.1.0.99' }))!, /hostname=n2/, 'an unknown MAC kept as unknown becomes known when the node is added');
+      assert.match((await configs.ipxe('52:54:00:99:99:99', { address: '10.1.0.99' }))!, /hostname=n2/, 'an unknown MAC kept as unknown becomes known when the node is added');
 
       await cliServices.nodes.remove('n2');
-      assert.equal(await configs.forIpxe('52:54:00:99:99:99', { address: '10.1.0.99' }), undefined, 'a removed node gets nothing');
+      assert.equal(await configs.ipxe('52:54:00:99:99:99', { address: '10.1.0.99' }), undefined, 'a removed node gets nothing');
     } finally {
       await cli.close();
       await store.close();

@@ -13,12 +13,10 @@ import { createCliLogger, createLogger } from '../../src/log.js';
 import { createServices } from '../../src/services.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { runCli } from '../helpers/cli.js';
+import { distroRecord } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const DISTRO = {
-  name: 'rhevh6.5', arch: 'x86_64', family: 'rhevh', version: '6.5', volumeId: 'v', sourcePath: '/x.iso', isoSha256: 'a'.repeat(64), isoBytes: 1,
-  fileCount: 1, bytes: 1, treePath: '/t', kernel: 'isolinux/vmlinuz0', initrd: 'isolinux/initrd0.img', pxeInitrd: 'pxe/initrd0.img', pxeInitrdSha256: 'b'.repeat(64), pxeInitrdBytes: 1, importedAt: '', durationMs: 1,
-};
+const DISTRO = distroRecord();
 const MAC = '52-54-00-12-34-56';
 const NO_CONFIG = '#!ipxe\necho rhevboot: no boot config for this machine\nexit\n';
 
@@ -172,21 +170,21 @@ describe('iPXE scripts: the fast path in front of fastify', () => {
 
   it('answers 500 when the script cannot be had, and goes on serving', async () => {
     const configs = app.services.configs;
-    const original = configs.forIpxe;
+    const original = configs.ipxe;
     const before500 = await counted(500);
     try {
-      configs.forIpxe = () => Promise.reject(new Error('store on fire'));
+      configs.ipxe = () => Promise.reject(new Error('store on fire'));
       let res = await request('GET', `/boot/ipxe/${MAC}`);
       assert.equal(res.status, 500);
       assert.equal(res.headers['content-type'], 'text/plain');
       assert.doesNotMatch(res.body, /fire/, 'the reason is logged, not told');
-      configs.forIpxe = () => {
+      configs.ipxe = () => {
         throw new Error('thrown, not rejected');
       };
       res = await request('GET', `/boot/ipxe/${MAC}`);
       assert.equal(res.status, 500);
     } finally {
-      configs.forIpxe = original;
+      configs.ipxe = original;
     }
     assert.equal(await counted(500), before500 + 2);
     assert.ok(logLines.some((l) => l.msg === 'unexpected error' && (l.err as { message?: string } | undefined)?.message === 'store on fire'));

@@ -4,10 +4,12 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { createCliLogger } from '../../src/log.js';
-import { ProvisioningBooter } from '../../src/provisioning/booter.js';
+import { Booter } from '../../src/provisioning/booter.js';
+import { loadDescriptors } from '../../src/media/descriptors.js';
 import { createServices } from '../../src/services.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { runCli } from '../helpers/cli.js';
+import { distroRecord } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 async function env(): Promise<NodeJS.ProcessEnv> {
@@ -114,32 +116,29 @@ describe('nodeset and the boot question', () => {
       await assert.rejects(services.nodes.nodeset('n1,n2', 'install'), /n1: distro rhevh6\.5\/x86_64 is not imported; n2 has no distro/);
       assert.equal((await services.nodes.get('n1')).bootAction, 'local', 'a refused nodeset changes nothing');
 
-      await store.distros.put({
-        name: 'rhevh6.5', arch: 'x86_64', family: 'rhevh', version: '6.5', volumeId: 'v', sourcePath: '/x.iso', isoSha256: 'a'.repeat(64), isoBytes: 1,
-        fileCount: 1, bytes: 1, treePath: '/t', kernel: 'k', initrd: 'i', pxeInitrd: 'p', pxeInitrdSha256: 'b'.repeat(64), pxeInitrdBytes: 1, importedAt: '', durationMs: 1,
-      });
+      await store.distros.put(distroRecord());
       assert.deepEqual(await services.nodes.nodeset('n1', 'install'), [{ name: 'n1', from: 'local', to: 'install' }]);
       assert.equal((await services.nodes.get('n1')).status, 'install');
 
-      const booter = new ProvisioningBooter(store, { biosLoader: 'undionly.kpxe', uefiLoader: 'ipxe.efi', httpBase: 'http://10.1.0.254' });
-      let plan = await booter.bootFor({ mac: '52:54:00:00:00:01', arch: 0, vendorClass: 'PXEClient:Arch:00000:UNDI:002001' });
+      const booter = new Booter({ store, descriptors: loadDescriptors(), loaders: { biosLoader: 'undionly.kpxe', uefiLoader: 'ipxe.efi', httpBase: 'http://10.1.0.254' } });
+      let plan = await booter.plan({ mac: '52:54:00:00:00:01', arch: 0, vendorClass: 'PXEClient:Arch:00000:UNDI:002001' });
       assert.deepEqual([plan.node?.name, plan.node?.ip, plan.action, plan.firmware, plan.bootFile, plan.vendorClass], ['n1', '10.1.0.1', 'install', 'bios', 'undionly.kpxe', 'PXEClient']);
-      plan = await booter.bootFor({ mac: '52:54:00:00:00:01', arch: 7 });
+      plan = await booter.plan({ mac: '52:54:00:00:00:01', arch: 7 });
       assert.equal(plan.bootFile, 'ipxe.efi');
-      plan = await booter.bootFor({ mac: '52:54:00:00:00:01', ipxe: true, userClass: 'iPXE' });
+      plan = await booter.plan({ mac: '52:54:00:00:00:01', ipxe: true, userClass: 'iPXE' });
       assert.equal(plan.bootFile, 'http://10.1.0.254/boot/ipxe/52-54-00-00-00-01');
-      plan = await booter.bootFor({ mac: '52:54:00:00:00:01', arch: 16, vendorClass: 'HTTPClient:Arch:00016:UNDI:003001' });
+      plan = await booter.plan({ mac: '52:54:00:00:00:01', arch: 16, vendorClass: 'HTTPClient:Arch:00016:UNDI:003001' });
       assert.deepEqual([plan.firmware, plan.bootFile, plan.vendorClass], ['uefi-http', 'http://10.1.0.254/boot/ipxe.efi', 'HTTPClient']);
-      const pxelinux = new ProvisioningBooter(store, { biosLoader: 'pxelinux.0', uefiLoader: 'syslinux.efi', httpBase: 'http://10.1.0.254' });
-      plan = await pxelinux.bootFor({ mac: '52:54:00:00:00:01', arch: 0, ipxe: true, userClass: 'iPXE' });
+      const pxelinux = new Booter({ store, descriptors: loadDescriptors(), loaders: { biosLoader: 'pxelinux.0', uefiLoader: 'syslinux.efi', httpBase: 'http://10.1.0.254' } });
+      plan = await pxelinux.plan({ mac: '52:54:00:00:00:01', arch: 0, ipxe: true, userClass: 'iPXE' });
       assert.equal(plan.bootFile, 'pxelinux.0', 'an iPXE option ROM is handed the chosen syslinux loader');
-      plan = await pxelinux.bootFor({ mac: '52:54:00:00:00:01', arch: 7, ipxe: true, userClass: 'iPXE' });
+      plan = await pxelinux.plan({ mac: '52:54:00:00:00:01', arch: 7, ipxe: true, userClass: 'iPXE' });
       assert.equal(plan.bootFile, 'syslinux.efi');
-      plan = await booter.bootFor({ mac: '52:54:00:00:00:99', arch: 0 });
+      plan = await booter.plan({ mac: '52:54:00:00:00:99', arch: 0 });
       assert.equal(plan.node, undefined);
       assert.equal(plan.action, 'discover');
       assert.match(plan.why.join('\n'), /belongs to no node/);
-      plan = await booter.bootFor({ mac: '52:54:00:00:00:01', arch: 11 });
+      plan = await booter.plan({ mac: '52:54:00:00:00:01', arch: 11 });
       assert.equal(plan.bootFile, undefined);
       assert.match(plan.why.join('\n'), /no loader for ARM64 UEFI/);
 
@@ -147,7 +146,7 @@ describe('nodeset and the boot question', () => {
         { name: 'n1', from: 'install', to: 'local' },
         { name: 'n2', from: 'local', to: 'local' },
       ]);
-      plan = await booter.bootFor({ mac: '52:54:00:00:00:01', arch: 0 });
+      plan = await booter.plan({ mac: '52:54:00:00:00:01', arch: 0 });
       assert.equal(plan.action, 'local', 'the booter sees the change at once (no cache)');
       const events = await services.events.list({ subjectType: 'node', subject: 'n1' });
       assert.deepEqual(events.map((x) => x.kind), ['node.added', 'node.nodeset', 'node.nodeset']);

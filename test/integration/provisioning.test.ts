@@ -8,14 +8,12 @@ import { BOOTSTRAP_TOKEN_FILE, startAppliance, type Appliance } from '../../src/
 import { loadConfig } from '../../src/config/load.js';
 import { createCliLogger } from '../../src/log.js';
 import { runCli } from '../helpers/cli.js';
+import { distroRecord } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const exec = promisify(execFile);
 
-const DISTRO = {
-  name: 'rhevh6.5', arch: 'x86_64', family: 'rhevh', version: '6.5', volumeId: 'v', sourcePath: '/x.iso', isoSha256: 'a'.repeat(64), isoBytes: 1,
-  fileCount: 1, bytes: 1, treePath: '/t', kernel: 'isolinux/vmlinuz0', initrd: 'isolinux/initrd0.img', pxeInitrd: 'pxe/initrd0.img', pxeInitrdSha256: 'b'.repeat(64), pxeInitrdBytes: 1, importedAt: '', durationMs: 1,
-};
+const DISTRO = distroRecord();
 
 describe('provisioning over HTTP: nodes API, iPXE script, install trigger', () => {
   let app: Appliance;

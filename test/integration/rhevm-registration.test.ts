@@ -3,10 +3,12 @@ import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { createCliLogger } from '../../src/log.js';
 import { createServices, type Services } from '../../src/services.js';
-import { REGISTER_JOB, SECRET_HOST_ROOT_PASSWORD, SECRET_PM_PASSWORD } from '../../src/management/registration.js';
+import { REGISTER_JOB } from '../../src/management/registration.js';
+import { SECRET_HOST_ROOT_PASSWORD, SECRET_PM_PASSWORD } from '../../src/provisioning/secrets.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import type { Store } from '../../src/store/store.js';
 import { DEFAULT_USER, EngineSim } from '../engine-sim/index.js';
+import { waitFor } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 interface World {
@@ -55,15 +57,8 @@ async function installFinished(w: World, name = 'rhevh01'): Promise<void> {
   });
 }
 
-async function until<T>(what: string, f: () => Promise<T | undefined | false>, ms = 15000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+/** Until `f` holds: the registration runs in the background, on the engine simulator's clock. */
+const until = <T>(what: string, f: () => Promise<T | undefined | false>, timeoutMs = 15000): Promise<T> => waitFor(f, { what, timeoutMs, intervalMs: 25 });
 
 const nodeStatus = async (w: World, name = 'rhevh01'): Promise<string> => (await w.store.nodes.get(name))!.status;
 const timeline = async (w: World, name = 'rhevh01'): Promise<string[]> => (await w.services.events.list({ subjectType: 'node', subject: name })).map((e) => e.kind);
@@ -215,13 +210,17 @@ describe('registration under engine faults', () => {
       assert.equal(stopped.state, 'queued');
       assert.equal(stopped.progress.phase, 'waiting-for-up');
 
-      w2 = await world(w.dir);
-      await w2.services.registrations.start();
-      for (let i = 0; i < 400 && (await nodeStatus(w2)) !== 'up'; i++) {
-        sim.advance(1);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      assert.equal(await nodeStatus(w2), 'up');
+      const restarted = (w2 = await world(w.dir));
+      await restarted.services.registrations.start();
+      await waitFor(
+        async () => {
+          if ((await nodeStatus(restarted)) === 'up') return true;
+          // The simulator's clock moves one tick per look, until the host comes up.
+          sim.advance(1);
+          return false;
+        },
+        { what: 'the node to be up after the restart', timeoutMs: 30_000, intervalMs: 20 },
+      );
       assert.equal(sim.requests.filter((r) => r.method === 'POST' && /\/approve$/.test(r.path)).length, 1, 'approved once, across the restart');
       assert.equal(hostsNamed(sim, 'rhevh01'), 1);
     } finally {

@@ -3,10 +3,12 @@ import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { buildHttpApp } from '../../src/http/app.js';
-import { ProvisioningBooter } from '../../src/provisioning/booter.js';
+import { Booter } from '../../src/provisioning/booter.js';
+import { loadDescriptors } from '../../src/media/descriptors.js';
 import type { EngineSim } from '../engine-sim/index.js';
 import { main } from '../../src/cli/main.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
+import { distroRecord } from '../helpers/fixtures.js';
 import { applianceWith, startEngine, type Appliance } from '../helpers/vm-estate.js';
 
 const KVM_IMAGE = { name: 'rhel7', description: 'RHEL 7 golden image hypervisor_type=kvm;architecture=x86_64;min_memory_mib=1024' };
@@ -186,7 +188,7 @@ describe('hybrid placement across two engines (rhevh and kvm hosts), VM as node,
       startEngine(3, [{ name: 'k1', type: 'rhel', memoryMiB: 6144 }, { name: 'k2', type: 'rhel', memoryMiB: 3072 }], [KVM_IMAGE]),
     ]);
     a = await applianceWith([{ name: 'ea', sim: ea }, { name: 'eb', sim: eb }]);
-    http = await buildHttpApp({ store: a.store, services: a.services, log: pino({ level: 'silent' }), bodyLimit: 1 << 20, bootFiles: { installDir: '/nonexistent', tftpRoot: '/nonexistent' } });
+    http = await buildHttpApp({ store: a.store, services: a.services, log: pino({ level: 'silent' }), bodyLimit: 1 << 20 });
     token = (await a.services.tokens.create('vm-test')).token;
   });
   after(async () => {
@@ -229,16 +231,13 @@ describe('hybrid placement across two engines (rhevh and kvm hosts), VM as node,
   it('a VM is a node: nodeset install works on it and its MAC boots the installer; power on lands on the placed host', async () => {
     const node = (await a.store.nodes.get('k01'))!;
     assert.equal(node.nics[0]!.mac, eb.vmByName('k01')!.nics[0]!.mac);
-    await a.store.distros.put({
-      name: 'rhel7', arch: 'x86_64', family: 'rhel', version: '7', volumeId: 'v', sourcePath: '/x.iso', isoSha256: 'a'.repeat(64), isoBytes: 1,
-      fileCount: 1, bytes: 1, treePath: '/t', kernel: 'k', initrd: 'i', pxeInitrd: 'p', pxeInitrdSha256: 'b'.repeat(64), pxeInitrdBytes: 1, importedAt: '', durationMs: 1,
-    });
+    await a.store.distros.put(distroRecord({ name: 'rhel7', family: 'rhel', version: '7' }));
     let r = await cliIn(a.env, ['node', 'set', 'k01', '--distro', 'rhel7']);
     assert.equal(r.code, 0, r.stderr);
     r = await runCli(['nodeset', 'k01', 'install'], a.env);
     assert.equal(r.code, 0, r.stderr + r.stdout);
-    const booter = new ProvisioningBooter(a.store, { biosLoader: 'undionly.kpxe', uefiLoader: 'ipxe.efi', httpBase: 'http://10.0.0.1' });
-    const plan = await booter.bootFor({ mac: node.nics[0]!.mac, arch: 0 });
+    const booter = new Booter({ store: a.store, descriptors: loadDescriptors(), loaders: { biosLoader: 'undionly.kpxe', uefiLoader: 'ipxe.efi', httpBase: 'http://10.0.0.1' } });
+    const plan = await booter.plan({ mac: node.nics[0]!.mac, arch: 0 });
     assert.deepEqual([plan.node?.name, plan.action], ['k01', 'install']);
     const [res] = await a.services.vms.power('k01', 'start');
     assert.equal(res!.message, 'up on k1');

@@ -44,7 +44,7 @@ function craft(mac: string, type: number, opts: Array<[number, Buffer]> = [], hd
 
 async function run(b: Buffer, ctx: DecideContext) {
   const r = req(b);
-  const plan: BootPlan = await booter.bootFor(describeClient(r));
+  const plan: BootPlan = await booter.plan(describeClient(r));
   return { r, d: decide(r, plan, ctx) };
 }
 

@@ -24,7 +24,7 @@ describe('distro descriptors', () => {
     assert.equal(rhevh!.family, 'rhevh');
     assert.equal(rhevh!.install.isoName, 'rhevh.iso');
     assert.equal(rhevh!.install.kernel, 'isolinux/vmlinuz0');
-    assert.match(rhevh!.kernelArgs, /^rootflags=loop root=live:\/rhevh\.iso /);
+    assert.match(rhevh!.boot.kernelArgs, /^rootflags=loop root=live:\/rhevh\.iso /);
   });
 
   it('recognises a RHEV-H layout and derives the name from the volume id', () => {
@@ -82,16 +82,29 @@ describe('distro descriptors', () => {
   it('a bad descriptor is refused with its file, line and key', async () => {
     const dir = await tempDir();
     const file = path.join(dir, 'bad.yaml');
-    const text = ['family: other', 'title: Other', 'arches: [x86_64]', 'defaultArch: x86_64', 'recognise:', '  files: [../escape]', 'install:', '  isoName: o.iso', '  extract: [a/]', '  kernel: a/k', '  initrd: a/i', '  pxeInitrd: p/i'].join('\n');
+    const text = ['family: other', 'title: Other', 'arches: [x86_64]', 'defaultArch: x86_64', 'recognise:', '  files: [../escape]', 'install:', '  isoName: o.iso', '  extract: [a/]', '  kernel: a/k', '  initrd: a/i', '  pxeInitrd: p/i', 'boot:', '  recipe: rhevh', '  loaders:', '    ipxe: { template: ipxe-install.ipxe }'].join('\n');
     await writeFile(file, text);
     assert.throws(
       () => parseDescriptor(file, text),
       (err: unknown) => isRhevbootError(err, 'RB_ERR_CONFIG') && err.message.startsWith(`${file}:6: invalid distro descriptor at 'recognise.files.0'`),
     );
     const badRegex = text.replace('files: [../escape]', 'files: [a/k]') + "\nnaming:\n  - source: volumeId\n    pattern: '(unclosed'\n    name: x";
-    assert.throws(() => parseDescriptor(file, badRegex), (err: unknown) => isRhevbootError(err) && /:15: .*naming\.0\.pattern/.test(err.message));
+    assert.throws(() => parseDescriptor(file, badRegex), (err: unknown) => isRhevbootError(err) && /:19: .*naming\.0\.pattern/.test(err.message));
     const valid = text.replace('files: [../escape]', 'files: [a/k]');
     assert.equal(parseDescriptor(file, valid).family, 'other');
     assert.throws(() => parseDescriptor(file, valid.replace('family: other', 'family: other\nsurprise: 1')), (err: unknown) => isRhevbootError(err) && /surprise/.test(err.message));
+  });
+
+  it('says how its family installs: a known recipe, loaders with templates by plain name', () => {
+    const text = ['family: other', 'title: Other', 'arches: [x86_64]', 'defaultArch: x86_64', 'recognise:', '  files: [a/k]', 'install:', '  isoName: o.iso', '  extract: [a/]', '  kernel: a/k', '  initrd: a/i', '  pxeInitrd: p/i', 'boot:', '  recipe: rhevh', '  loaders:', '    ipxe: { template: ipxe-install.ipxe }'].join('\n');
+    const d = parseDescriptor('other.yaml', text);
+    assert.deepEqual(d.boot.loaders, { ipxe: { template: 'ipxe-install.ipxe', bootif: 'in-cmdline' } });
+    const refused = (variant: string, key: RegExp): void =>
+      assert.throws(() => parseDescriptor('other.yaml', variant), (err: unknown) => isRhevbootError(err, 'RB_ERR_CONFIG') && key.test(err.message), variant);
+    refused(text.replace('recipe: rhevh', 'recipe: kickstart-someday'), /at 'boot\.recipe'/);
+    refused(text.replace('template: ipxe-install.ipxe', 'template: ../../etc/passwd'), /at 'boot\.loaders\.ipxe\.template'/);
+    refused(text.replace('    ipxe: { template: ipxe-install.ipxe }', '    floppy: { template: f.cfg }'), /at 'boot\.loaders/);
+    refused(text.replace('  loaders:\n    ipxe: { template: ipxe-install.ipxe }', '  loaders: {}'), /at least one loader/);
+    refused(text.replace(/\nboot:[^]*$/, ''), /at 'boot'/);
   });
 });

@@ -4,6 +4,7 @@ import net, { type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { IPXE_NO_CONFIG, ipxeFastPath, requestIdSequence, serverWithFastPath } from '../../src/httpboot/ipxe-fast-path.js';
 import { createCliLogger } from '../../src/log.js';
+import { waitFor } from '../helpers/fixtures.js';
 import { get, parseResponses, rawExchange } from '../helpers/raw-http.js';
 
 describe('iPXE fast path', () => {
@@ -11,7 +12,7 @@ describe('iPXE fast path', () => {
   const counted: string[] = [];
   let answer: (mac: string) => Promise<string | undefined> = async (mac) => (mac === '52-54-00-12-34-56' ? '#!ipxe\nexit\n' : undefined);
   const fast = ipxeFastPath({
-    configs: { forIpxe: (mac) => (asked.push(mac), answer(mac)) },
+    scripts: { ipxe: (mac) => (asked.push(mac), answer(mac)) },
     log: createCliLogger('silent'),
     metrics: { httpResponse: (method, route, status) => void counted.push(`${method} ${route} ${status}`) },
     nextReqId: requestIdSequence(),
@@ -86,7 +87,7 @@ describe('iPXE fast path', () => {
 describe('iPXE fast path on the socket: answers as Node would', () => {
   const SCRIPT = '#!ipxe\nexit\n';
   const build = (answer: (mac: string) => Promise<string | undefined>) =>
-    ipxeFastPath({ configs: { forIpxe: (mac) => answer(mac) }, log: createCliLogger('silent'), nextReqId: requestIdSequence() });
+    ipxeFastPath({ scripts: { ipxe: (mac) => answer(mac) }, log: createCliLogger('silent'), nextReqId: requestIdSequence() });
   const known = async (mac: string) => (mac === 'a' ? SCRIPT : undefined);
   // What fastify would have answered: marked, and with a length, so that responses can be told apart.
   const fallback = (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -190,7 +191,7 @@ describe('iPXE fast path on the socket: connections', () => {
   const SCRIPT = '#!ipxe\nexit\n';
   const asked: string[] = [];
   let answer: (mac: string) => Promise<string | undefined> = async () => SCRIPT;
-  const fast = ipxeFastPath({ configs: { forIpxe: (mac) => (asked.push(mac), answer(mac)) }, log: createCliLogger('silent'), nextReqId: requestIdSequence() });
+  const fast = ipxeFastPath({ scripts: { ipxe: (mac) => (asked.push(mac), answer(mac)) }, log: createCliLogger('silent'), nextReqId: requestIdSequence() });
   const fallback = (_req: http.IncomingMessage, res: http.ServerResponse): void => void res.writeHead(299, { 'content-length': 0 }).end();
   const started: http.Server[] = [];
   const start = async (options: Record<string, unknown> = { keepAliveTimeout: 5000 }): Promise<{ server: http.Server; port: number }> => {
@@ -259,7 +260,7 @@ describe('iPXE fast path on the socket: connections', () => {
       const busyAnswered = firstResponse(busy);
       const waiting = asked.length;
       busy.write(get('/boot/ipxe/a'));
-      while (asked.length === waiting) await new Promise((r) => setTimeout(r, 5));
+      await waitFor(() => asked.length > waiting, { what: 'the script to be asked for', intervalMs: 5 });
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       assert.ok(await closedWithin(idle, 1000), 'the idle connection was ended by close()');
       release();

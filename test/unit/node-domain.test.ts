@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { NodeValidationError, nextAction, normaliseMac, normaliseNodeInput, validateNodeName } from '../../src/domain/node.js';
+import { nextAction } from '../../src/domain/lifecycle.js';
+import { NodeValidationError, normaliseMac, normaliseNodeInput, validateNodeName } from '../../src/domain/node.js';
 import { parseCidr } from '../../src/util/ipv4.js';
 import { expandNames, NoderangeError, resolveNoderange } from '../../src/domain/noderange.js';
 import { parseNodeFile } from '../../src/domain/node-import.js';

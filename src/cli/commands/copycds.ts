@@ -35,7 +35,7 @@ export function copycdsCommand(program: Command, globals: () => GlobalOptions): 
         process.once('SIGINT', onSignal);
         process.once('SIGTERM', onSignal);
         try {
-          const outcome = await services.media.importIso(
+          const outcome = await services.distros.importIso(
             { isoPath: iso, name: opts.name, arch: opts.arch, force: opts.force, compress: opts.compress },
             { onProgress: (p) => reporter.update(p), signal: abort.signal },
           );

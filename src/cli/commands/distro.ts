@@ -11,7 +11,7 @@ export function distroCommand(program: Command, globals: () => GlobalOptions): v
     .option('--json', 'JSON output')
     .action(async (opts: { json?: boolean }) => {
       await withContext(globals(), async ({ services }) => {
-        const all = await services.media.list();
+        const all = await services.distros.list();
         if (opts.json) return printJson(all);
         printTable(
           ['NAME', 'ARCH', 'FAMILY', 'VERSION', 'VOLUME ID', 'ISO SHA256', 'SIZE', 'IMPORTED'],
@@ -28,7 +28,7 @@ export function distroCommand(program: Command, globals: () => GlobalOptions): v
     .option('--json', 'JSON output')
     .action(async (name: string, opts: { arch?: string; json?: boolean }) => {
       await withContext(globals(), async ({ services }) => {
-        const d = await services.media.get(name, opts.arch);
+        const d = await services.distros.get(name, opts.arch);
         if (opts.json) return printJson(d);
         const rows: [string, string][] = [
           ['name', d.name],
@@ -58,7 +58,7 @@ export function distroCommand(program: Command, globals: () => GlobalOptions): v
     .option('-a, --arch <arch>', 'architecture, when the name exists for several')
     .action(async (name: string, opts: { arch?: string }) => {
       await withContext(globals(), async ({ services }) => {
-        const d = await services.media.remove(name, opts.arch);
+        const d = await services.distros.remove(name, opts.arch);
         process.stdout.write(`removed ${d.name}/${d.arch} and ${d.treePath}\n`);
       });
     });

@@ -24,6 +24,8 @@ export function previewCommand(program: Command, globals: () => GlobalOptions): 
         out.push(`action       ${plan.action}`);
         out.push(`boot file    ${plan.bootFile ?? '(none)'}`);
         out.push(`option 60    ${plan.bootFile ? (plan.vendorClass ?? '-') : '-'}`);
+        if (plan.config) out.push(`then         ${plan.config.kind} config from ${plan.config.template}`);
+        if (plan.distro) out.push(`installs     ${plan.distro.name}/${plan.distro.arch} (${plan.distro.family} ${plan.distro.version})`);
         for (const w of plan.why) out.push(`why          ${w}`);
         for (const t of p.tftp) {
           out.push('', `== TFTP ${t.file}`, ...t.why.map((w) => `# why: ${w}`), t.content ?? '(file not found)');

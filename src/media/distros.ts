@@ -46,7 +46,7 @@ export interface ImportOutcome {
   notes: string[];
 }
 
-export interface MediaDeps {
+export interface DistroServiceDeps {
   store: Store;
   jobs: JobService;
   events: EventService;
@@ -69,16 +69,17 @@ async function isFile(p: string): Promise<boolean> {
 }
 
 /**
- * copycds: imports a hypervisor ISO into `<installDir>/<name>/<arch>/`. The ISO is read in
+ * Distros: imported, listed, removed. copycds imports a hypervisor ISO into
+ * `<installDir>/<name>/<arch>/`. The ISO is read in
  * process (no loop mount, so no root needed), the raw ISO is kept as the descriptor's `isoName`,
  * the boot files are extracted, and the PXE initrd (original initrd + a newc cpio holding the
  * ISO) is built or taken from the cache. The tree is built aside and swapped in by rename, and
  * the distro row is written last, so an interrupted import never leaves a half-registered distro.
  */
-export class MediaService {
+export class DistroService {
   private readonly initrds: InitrdCache;
 
-  constructor(private readonly deps: MediaDeps) {
+  constructor(private readonly deps: DistroServiceDeps) {
     this.initrds = new InitrdCache(path.join(deps.cacheDir, 'initrd'), deps.log);
   }
 
