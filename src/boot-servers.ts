@@ -49,6 +49,9 @@ export async function startBootServers(
           observe.dhcpPacket?.(e);
           services.contacts.dhcp(e);
         },
+        // Counted by the server (rhevboot_dhcp_declines_total reads its stats); here the timeline.
+        onDecline: (e) => void services.contacts.dhcpDecline(e),
+        declineProbationSeconds: config.dhcp.declineProbationSeconds,
       });
       closers.push(() => started.dhcp!.close());
     }

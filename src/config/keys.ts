@@ -177,6 +177,12 @@ export const CONFIG_KEYS: ConfigKey[] = [
     doc: 'Subnets served in full mode: `subnet` (CIDR), `pools` (ranges), `routers`, `dnsServers`, `domainName`, `leaseSeconds` (3600), `unknownClients` (`ignore`, or `discover`: lease an address and offer a discovery boot). Relayed subnets are chosen by the relay address (giaddr).',
   },
   {
+    key: 'dhcp.declineProbationSeconds',
+    schema: z.number().int().min(1).max(3600),
+    default: 60,
+    doc: 'How long an address reserved for a node stays out of use after its holder declines it (DHCPDECLINE: another host answers ARP for it) before it is offered to the node again. A DECLINE counts only from the client holding the lease (same MAC, and same client identifier when the lease has one); any other is ignored. A declined pool address is held back an hour and its client gets another.',
+  },
+  {
     key: 'boot.biosLoader',
     schema: z.enum(['pxelinux.0', 'undionly.kpxe']),
     default: 'undionly.kpxe',

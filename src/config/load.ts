@@ -19,6 +19,7 @@ export interface Config {
     port: number;
     proxyPort: number;
     subnets: DhcpSubnetConfig[];
+    declineProbationSeconds: number;
   };
   boot: { biosLoader: 'pxelinux.0' | 'undionly.kpxe'; uefiLoader: 'ipxe.efi' | 'syslinux.efi'; httpBase: string; templateDir: string };
   tftp: { enabled: boolean; host: string; port: number; root: string; maxBlockSize: number; maxWindowSize: number; maxTransfers: number; timeoutMs: number; retries: number };

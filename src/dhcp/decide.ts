@@ -7,7 +7,7 @@ import type { BootClient, BootPlan } from '../domain/boot.js';
 import type { LeaseRecord } from '../domain/lease.js';
 import { inCidr, intToIp, ipToInt } from '../util/ipv4.js';
 import { isZero } from './ip.js';
-import type { LeaseBook, Subnet } from './leases.js';
+import type { Decline, LeaseBook, Subnet } from './leases.js';
 import { ipBytes, ipsBytes, OPT, PXE_DISCOVERY_CONTROL_USE_OFFER, strBytes, typed, u32Bytes, type TypedOptions } from './options.js';
 import { BOOTREPLY, BOOTREQUEST, FLAG_BROADCAST, macOf, messageTypeName, MSG, type DhcpPacket } from './packet.js';
 
@@ -75,7 +75,16 @@ export interface Decision {
   outcome: string;
   reason: string;
   ip?: string;
+  /** For a DECLINE in full mode: what became of it (the server reports and counts it). */
+  decline?: DeclineReport;
 }
+
+/** Why a DECLINE was ignored. */
+export type DeclineIgnored = 'other-server' | 'no-requested-address' | Extract<Decline, { ok: false }>['reason'];
+
+export type DeclineReport =
+  | { outcome: 'quarantined'; reserved: boolean; quarantineSeconds: number }
+  | { outcome: 'ignored'; reason: DeclineIgnored; detail: string };
 
 function none(outcome: string, reason: string): Decision {
   return { outcome, reason };
@@ -220,6 +229,7 @@ function nak(r: Request, ctx: DecideContext, reason: string): Decision {
 
 export function decide(r: Request, plan: BootPlan | undefined, ctx: DecideContext): Decision {
   const type = r.t.messageType!;
+  if (type === MSG.DECLINE && ctx.mode === 'full') return decideDecline(r, ctx);
   if (r.t.serverId !== undefined && r.t.serverId !== ctx.serverAddress && type !== MSG.DISCOVER) {
     if (type === MSG.REQUEST && ctx.mode === 'full') {
       const s = subnetFor(ctx.book, r.packet, ctx.serverAddress);
@@ -271,17 +281,11 @@ function decideFull(r: Request, plan: BootPlan | undefined, ctx: DecideContext):
     const rec = book.release(ipToInt(r.packet.ciaddr), r.mac, now);
     return rec ? { outcome: 'released', reason: `${rec.ip} released`, persist: [rec], ip: rec.ip } : none('ignored', `RELEASE of ${r.packet.ciaddr}, not leased to ${r.mac}`);
   }
-  if (type === MSG.DECLINE) {
-    const ip = r.t.requestedIp;
-    if (!ip) return none('ignored', 'DECLINE without option 50');
-    const rec = book.decline(ipToInt(ip), r.mac, now);
-    return rec ? { outcome: 'declined', reason: `${ip} in use on the network: quarantined`, persist: [rec], ip } : none('ignored', `DECLINE of ${ip}, not leased to ${r.mac}`);
-  }
-
   if (!plan) return none('ignored', 'no boot plan');
   if (plan.action === 'ignore') return none('ignored', `boot plan says ignore: ${plan.why.join('; ')}`);
   if (!plan.node && subnet.cfg.unknownClients === 'ignore') return none('ignored', `unknown client; ${subnet.cfg.subnet} ignores unknown clients`);
   const reserved = plan.node?.ip ? ipToInt(plan.node.ip) : undefined;
+  if (reserved !== undefined) book.noteReservation(reserved, r.mac);
   const boot = isBootClient(r);
 
   if (type === MSG.INFORM) {
@@ -331,6 +335,35 @@ function decideFull(r: Request, plan: BootPlan | undefined, ctx: DecideContext):
   reply.ciaddr = p.ciaddr;
   finishLease(reply, ip, r, plan, subnet, boot, ctx.serverAddress);
   return { reply, persist: [rec], outcome: 'ack', reason: state, ip: rec.ip };
+}
+
+/**
+ * DHCPDECLINE (RFC 2131 §4.3.3; full mode, the only one that leases): the client found its new
+ * address answering ARP. Honoured only as Kea does: option 54, when present, must be ours (RFC
+ * 2131 requires it; a DECLINE naming another server is for that server), option 50 must name the
+ * address, and that address must be leased to this client (see LeaseBook.decline). An ignored
+ * DECLINE changes nothing and persists nothing: a stranger's DECLINE must not take a node's
+ * reserved address away. No reply either way.
+ */
+function decideDecline(r: Request, ctx: DecideContext): Decision {
+  const ip = r.t.requestedIp;
+  const ignored = (reason: DeclineIgnored, why: string): Decision => {
+    const d: Decision = { outcome: 'ignored', reason: `DECLINE ignored: ${why}`, decline: { outcome: 'ignored', reason, detail: why } };
+    if (ip) d.ip = ip;
+    return d;
+  };
+  if (r.t.serverId !== undefined && r.t.serverId !== ctx.serverAddress) return ignored('other-server', `server identifier ${r.t.serverId} is not ours`);
+  if (!ip) return ignored('no-requested-address', 'no requested address (option 50)');
+  const d = ctx.book.decline(ipToInt(ip), { mac: r.mac, clientId: r.t.clientId }, ctx.now);
+  if (!d.ok) return ignored(d.reason, d.detail);
+  const seconds = Math.round(d.holdMs / 1000);
+  return {
+    outcome: 'declined',
+    reason: `${ip} in use on the network: quarantined for ${seconds} s (${d.reserved ? "a node's reservation: its probation" : 'a pool address'})`,
+    persist: [d.record],
+    ip,
+    decline: { outcome: 'quarantined', reserved: d.reserved, quarantineSeconds: seconds },
+  };
 }
 
 /** What an OFFER and an ACK carry besides their type: the address, lease times, network, boot. */

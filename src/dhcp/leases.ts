@@ -25,11 +25,31 @@ export interface LeaseBookOptions {
   serverAddress: string;
   /** How long an OFFER holds its address for the client (not persisted). */
   offerHoldMs?: number;
-  /** How long a DECLINEd address stays out of the pool (another host is using it). */
+  /**
+   * How long a declined address reserved for a node stays out of use (`dhcp.declineProbationSeconds`,
+   * Kea's `decline-probation-period`): the node can be given no other address, so a longer
+   * quarantine only keeps it from booting.
+   */
+  declineProbationMs?: number;
+  /** How long a declined pool address that is no node's stays out of the pool. */
   declineHoldMs?: number;
 }
 
+export const DEFAULT_DECLINE_PROBATION_MS = 60_000;
+/**
+ * A declined pool address is held back an hour: its client is simply given another address, so a
+ * long hold costs nothing but one address, and the host that answered ARP for it is most likely
+ * one configured by hand, which does not go away within minutes (Kea holds every declined address
+ * 24 hours by default; Windows Server 10 minutes).
+ */
+export const DEFAULT_POOL_DECLINE_HOLD_MS = 3_600_000;
+
 export type Pick = { ok: true; ip: number } | { ok: false; reason: string };
+
+/** What a DECLINE did: the quarantine it started, or why it changed nothing. */
+export type Decline =
+  | { ok: true; record: LeaseRecord; reserved: boolean; holdMs: number }
+  | { ok: false; reason: 'not-leased' | 'not-holder' | 'client-id-mismatch'; detail: string };
 
 export class LeaseBook {
   readonly subnets: Subnet[];
@@ -37,11 +57,14 @@ export class LeaseBook {
   /** Addresses reserved for nodes (ip -> the node's MACs): never offered to anyone else. */
   private reservedFor = new Map<number, Set<string>>();
   private readonly offerHoldMs: number;
+  private readonly declineProbationMs: number;
   private readonly declineHoldMs: number;
 
   constructor(configs: DhcpSubnetConfig[], opts: LeaseBookOptions) {
     this.offerHoldMs = opts.offerHoldMs ?? 60_000;
-    this.declineHoldMs = opts.declineHoldMs ?? 3_600_000;
+    this.declineProbationMs = opts.declineProbationMs ?? DEFAULT_DECLINE_PROBATION_MS;
+    // Never shorter than a reserved address's probation: a pool conflict is no less real.
+    this.declineHoldMs = Math.max(opts.declineHoldMs ?? DEFAULT_POOL_DECLINE_HOLD_MS, this.declineProbationMs);
     const server = opts.serverAddress ? ipToInt(opts.serverAddress) : -1;
     this.subnets = configs.map((cfg) => {
       // The config loader has checked the CIDR.
@@ -68,6 +91,26 @@ export class LeaseBook {
   reservedForOther(ip: number, mac: string): boolean {
     const owners = this.reservedFor.get(ip);
     return owners !== undefined && !owners.has(mac);
+  }
+
+  /**
+   * The node's own packet named its reservation (its boot plan is read fresh per packet): known at
+   * once rather than at the next refresh, so a node added seconds ago that declines its address
+   * gets the probation of a reserved address, not the hold of a pool one.
+   */
+  noteReservation(ip: number, mac: string): void {
+    const owners = this.reservedFor.get(ip);
+    if (owners) owners.add(mac);
+    else this.reservedFor.set(ip, new Set([mac]));
+  }
+
+  /**
+   * When a declined address comes back. A reserved address's quarantine is cut to the probation
+   * counted from the DECLINE, whatever the record says: a quarantine persisted before the address
+   * was reserved, by an older version, or under a longer probation must not lock its node out.
+   */
+  private quarantineEnd(l: Lease): number {
+    return this.reservedFor.has(l.ip) ? Math.min(l.expiresAt, l.updatedAt + this.declineProbationMs) : l.expiresAt;
   }
 
   /** Loads persisted leases (server start). Offers were never persisted. */
@@ -112,7 +155,9 @@ export class LeaseBook {
    */
   availableTo(ip: number, mac: string, now: number): boolean {
     const l = this.byIp.get(ip);
-    if (!l || l.mac === mac) return !(l && l.state === 'declined' && l.expiresAt > now);
+    if (!l) return true;
+    if (l.state === 'declined') return this.quarantineEnd(l) <= now;
+    if (l.mac === mac) return true;
     return l.state === 'released' || l.state === 'expired' || l.expiresAt <= now;
   }
 
@@ -225,25 +270,35 @@ export class LeaseBook {
   }
 
   /**
-   * DECLINE: the client found the address in use (ARP). Quarantine it, whoever the lease says
-   * holds it, so it is not handed to the next client either (RFC 2131 §4.3.3).
+   * DECLINE: the client found the address in use (ARP after its ACK). RFC 2131 §4.3.3 has the
+   * server mark the address not available. A DECLINE carries no proof of who sent it, so, as Kea
+   * does, it is honoured only from the client the address is leased to: a bound, unexpired lease
+   * with the same MAC and, when the lease has one, the same client identifier (option 61).
+   * Anything else changes nothing. The quarantine lasts `declineProbationMs` for an address
+   * reserved for a node (which can be given no other) and `declineHoldMs` for a pool address.
    */
-  decline(ip: number, mac: string, now: number): LeaseRecord | undefined {
+  decline(ip: number, client: { mac: string; clientId: string | undefined }, now: number): Decline {
+    const addr = intToIp(ip);
     const subnet = this.subnetOf(ip);
-    if (!subnet) return undefined;
     const l = this.byIp.get(ip);
-    if (!l || l.mac !== mac) return undefined;
-    if (subnet.byMac.get(mac) === l) subnet.byMac.delete(mac);
-    const q: Lease = { ip, mac, clientId: l.clientId, hostname: null, subnet: subnet.cfg.subnet, state: 'declined', expiresAt: now + this.declineHoldMs, updatedAt: now };
+    if (!subnet || !l || l.state !== 'bound' || l.expiresAt <= now) return { ok: false, reason: 'not-leased', detail: `${addr} is not leased` };
+    // No MACs in the details: they make the timeline's message, and a flood of spoofed DECLINEs
+    // from random MACs must fold into one event with a count.
+    if (l.mac !== client.mac) return { ok: false, reason: 'not-holder', detail: `${addr} is leased to another client` };
+    if (l.clientId !== null && l.clientId !== client.clientId) return { ok: false, reason: 'client-id-mismatch', detail: `${addr} is leased to this MAC with another client identifier` };
+    const reserved = this.reservedFor.has(ip);
+    const holdMs = reserved ? this.declineProbationMs : this.declineHoldMs;
+    if (subnet.byMac.get(client.mac) === l) subnet.byMac.delete(client.mac);
+    const q: Lease = { ip, mac: client.mac, clientId: l.clientId, hostname: null, subnet: subnet.cfg.subnet, state: 'declined', expiresAt: now + holdMs, updatedAt: now };
     this.byIp.set(ip, q);
-    return toRecord(q);
+    return { ok: true, record: toRecord(q), reserved, holdMs };
   }
 
   /** Marks lapsed leases expired and drops lapsed offers and quarantines; returns how many changed. */
   expire(now: number): number {
     let n = 0;
     for (const [ip, l] of this.byIp) {
-      if (l.expiresAt > now) continue;
+      if ((l.state === 'declined' ? this.quarantineEnd(l) : l.expiresAt) > now) continue;
       if (l.state === 'offered' || l.state === 'declined') {
         this.byIp.delete(ip);
         const s = this.subnetOf(ip);

@@ -41,10 +41,10 @@ import type { DhcpSubnetConfig } from '../config/load.js';
 import type { BootClient, BootPlan } from '../domain/boot.js';
 import type { LeaseRecord } from '../domain/lease.js';
 import type { Logger } from '../log.js';
-import { checkRequest, decide, describeClient, destinationFor, type Decision, type Destination } from './decide.js';
+import { checkRequest, decide, describeClient, destinationFor, type Decision, type DeclineIgnored, type Destination } from './decide.js';
 import { intToIp, ipToInt } from '../util/ipv4.js';
 import { CommitPacer, DEFAULT_COMMIT_INTERVAL_MS } from './commit-pacer.js';
-import { LeaseBook } from './leases.js';
+import { DEFAULT_DECLINE_PROBATION_MS, LeaseBook } from './leases.js';
 import { formatPacket, MSG, parsePacket } from './packet.js';
 
 export interface DhcpPacketEvent {
@@ -53,6 +53,27 @@ export interface DhcpPacketEvent {
   outcome: string;
   ip?: string;
   node?: string;
+}
+
+/**
+ * A DHCPDECLINE (full mode) and what became of it: `quarantined` (the lease holder's: the address
+ * is out of use for `quarantineSeconds`) or `ignored` (anyone else's, with `reason`: nothing
+ * changed). RFC 2131 §4.3.3: the administrator SHOULD be told of the conflict; a DECLINE that was
+ * ignored is worth telling too, since it may be someone trying to take a node's address away.
+ */
+export interface DhcpDeclineEvent {
+  /** The DECLINE's chaddr. */
+  mac: string;
+  /** The declined address (option 50), when the DECLINE named one. */
+  ip?: string;
+  outcome: 'quarantined' | 'ignored';
+  /** `in-use` for a quarantine; else why it was ignored. */
+  reason: 'in-use' | DeclineIgnored;
+  /** The same in words, without MACs (so repeated spoofs read the same). */
+  detail: string;
+  /** Quarantined: whether the address is reserved for a node (then the quarantine is the probation). */
+  reserved?: boolean;
+  quarantineSeconds?: number;
 }
 
 /** What the server asks of provisioning: the boot plan for a client (it only renders the answer). */
@@ -79,6 +100,13 @@ export interface DhcpServerOptions {
   leases: LeaseStore;
   log: Logger;
   onPacket?: (e: DhcpPacketEvent) => void;
+  /** Told of every DECLINE in full mode (also counted in stats(): `declineQuarantined`, `declineIgnored`). */
+  onDecline?: (e: DhcpDeclineEvent) => void;
+  /**
+   * How long a declined address reserved for a node stays out of use (`dhcp.declineProbationSeconds`,
+   * default 60). A declined pool address is held back an hour (see leases.ts).
+   */
+  declineProbationSeconds?: number;
   /**
    * Node reservations (ip -> the node's MACs), so pool addresses reserved for a node that has not
    * booted yet are not handed to someone else. Re-read every few seconds: a node added from the
@@ -132,7 +160,10 @@ export async function startDhcpServer(opts: DhcpServerOptions): Promise<DhcpServ
     counters[k] = (counters[k] ?? 0) + n;
   };
 
-  const book = new LeaseBook(opts.subnets, { serverAddress: opts.serverAddress });
+  const book = new LeaseBook(opts.subnets, {
+    serverAddress: opts.serverAddress,
+    declineProbationMs: opts.declineProbationSeconds === undefined ? DEFAULT_DECLINE_PROBATION_MS : opts.declineProbationSeconds * 1000,
+  });
   if (opts.mode === 'full') book.load(await opts.leases.all());
   const refreshReservations = async (): Promise<void> => {
     if (!opts.reservations) return;
@@ -231,6 +262,30 @@ export async function startDhcpServer(opts: DhcpServerOptions): Promise<DhcpServ
     }
   }
 
+  function reportDecline(r: { mac: string }, d: Decision): void {
+    const rep = d.decline!;
+    const e: DhcpDeclineEvent =
+      rep.outcome === 'quarantined'
+        ? { mac: r.mac, outcome: 'quarantined', reason: 'in-use', detail: d.reason, reserved: rep.reserved, quarantineSeconds: rep.quarantineSeconds }
+        : { mac: r.mac, outcome: 'ignored', reason: rep.reason, detail: rep.detail };
+    if (d.ip) e.ip = d.ip;
+    if (rep.outcome === 'quarantined') {
+      count('declineQuarantined');
+      // RFC 2131 §4.3.3: the administrator SHOULD be told (Kea logs a warning too).
+      log.warn({ mac: r.mac, ip: d.ip, reserved: rep.reserved, seconds: rep.quarantineSeconds }, 'dhcp: address declined (in use on the network): quarantined');
+    } else {
+      count('declineIgnored');
+      // Debug only: a flood of spoofed DECLINEs must not flood the log; the counter shows it.
+      log.debug({ mac: r.mac, ip: d.ip, reason: rep.reason }, d.reason);
+    }
+    if (!opts.onDecline) return;
+    try {
+      opts.onDecline(e);
+    } catch (err) {
+      log.warn({ err }, 'onDecline listener threw');
+    }
+  }
+
   async function handle(sock: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo, viaProxyPort: boolean): Promise<void> {
     count('received');
     const parsed = parsePacket(msg);
@@ -273,6 +328,7 @@ export async function startDhcpServer(opts: DhcpServerOptions): Promise<DhcpServ
     // Built only when someone reads it: at thousands of packets a second the garbage counts.
     if (log.isLevelEnabled('debug')) log.debug({ mac: r.mac, type: r.type, outcome: d.outcome, reason: d.reason, ip: d.ip, node }, 'dhcp');
     if (opts.onPacket) emit({ mac: r.mac, type: r.type, outcome: d.outcome, ip: d.ip, node });
+    if (d.decline) reportDecline(r, d);
 
     let reply: Reply | undefined;
     if (d.reply) {

@@ -15,6 +15,18 @@ export interface DhcpContact {
   node?: string;
 }
 
+/** A DHCPDECLINE as the DHCP server reports it: the address quarantined, or the DECLINE ignored and why. */
+export interface DhcpDeclineContact {
+  mac: string;
+  ip?: string;
+  outcome: 'quarantined' | 'ignored';
+  reason: string;
+  /** In words, without MACs. */
+  detail: string;
+  reserved?: boolean;
+  quarantineSeconds?: number;
+}
+
 /** A finished TFTP transfer as the TFTP server reports it. */
 export interface TftpContact {
   client: string;
@@ -55,6 +67,32 @@ export class BootContacts {
   dhcp(e: DhcpContact): void {
     if (!e.node) return;
     this.note(e.node, 'node.dhcp', `DHCP ${e.type} from ${e.mac}: ${e.outcome}${e.ip ? ` ${e.ip}` : ''}`, { ...e });
+  }
+
+  /**
+   * A DECLINE that concerns a known node (the one the address is reserved for, else the one that
+   * sent it) goes on its timeline: quarantined, as its `node.dhcp` contact; ignored, as
+   * `node.dhcp-decline-ignored`, which is not a contact (a stranger sent it) and whose message names
+   * the address but not the sender, so a flood of spoofed DECLINEs folds into one event a second
+   * with a count. A pool address no node holds that is quarantined is a `dhcp.declined` event of
+   * the address: RFC 2131 §4.3.3 asks that the administrator be told of the conflict. An ignored
+   * DECLINE that concerns no node is only counted. Resolves once noted; never rejects.
+   */
+  dhcpDecline(e: DhcpDeclineContact): Promise<void> {
+    const nodes = this.deps.store.nodes;
+    const find = async () => (e.ip ? await nodes.byIp(e.ip) : undefined) ?? (await nodes.byMac(e.mac));
+    return find()
+      .then((node) => {
+        const where = e.ip ?? '(no address)';
+        if (node && e.outcome === 'quarantined') {
+          this.note(node.name, 'node.dhcp', `DHCP DECLINE from ${e.mac}: ${where} is in use on the network, quarantined for ${e.quarantineSeconds} s`, { type: 'DECLINE', ...e });
+        } else if (node) {
+          this.deps.events.note({ kind: 'node.dhcp-decline-ignored', subjectType: 'node', subject: node.name, message: `DHCP DECLINE of ${where} ignored: ${e.detail}`, data: { ...e } }, { foldRepeats: true });
+        } else if (e.outcome === 'quarantined' && e.ip) {
+          this.deps.events.note({ kind: 'dhcp.declined', subjectType: 'address', subject: e.ip, message: `DHCP DECLINE from ${e.mac}: ${e.ip} is in use on the network, out of the pool for ${e.quarantineSeconds} s`, data: { ...e } });
+        }
+      })
+      .catch(() => {});
   }
 
   /** A TFTP transfer to a node's reserved address (files not found are pxelinux's usual probing). */

@@ -22,6 +22,8 @@ export interface PacketEvent {
 
 export class ServerProc {
   readonly events: PacketEvent[] = [];
+  /** Every JSON line the server wrote, in order. */
+  readonly lines: Record<string, unknown>[] = [];
   private buf = '';
   private waiters: Array<{ test: (o: Record<string, unknown>) => boolean; resolve: (o: Record<string, unknown>) => void }> = [];
   stderr = '';
@@ -40,6 +42,7 @@ export class ServerProc {
         } catch {
           continue;
         }
+        this.lines.push(o);
         if (o.event === 'packet') this.events.push(o as unknown as PacketEvent);
         this.waiters = this.waiters.filter((w) => (w.test(o) ? (w.resolve(o), false) : true));
       }
@@ -73,6 +76,18 @@ export class ServerProc {
     const seen = this.events.find(test);
     if (seen) return seen;
     return (await this.waitFor((o) => o.event === 'packet' && test(o as unknown as PacketEvent), timeoutMs, what)) as unknown as PacketEvent;
+  }
+
+  /** Resolves with the first line matching `test`, written already or within `timeoutMs`. */
+  async line(test: (o: Record<string, unknown>) => boolean, timeoutMs = 10_000, what = 'a line'): Promise<Record<string, unknown>> {
+    return this.lines.find(test) ?? this.waitFor(test, timeoutMs, what);
+  }
+
+  /** Moves the server's clock `ms` forward (see dhcp-server-main.ts). */
+  async advance(ms: number): Promise<void> {
+    const p = this.waitFor((o) => o.event === 'advanced', 5000, 'the clock to move');
+    this.child.stdin!.write(`advance ${ms}\n`);
+    await p;
   }
 
   async stats(): Promise<Record<string, number>> {

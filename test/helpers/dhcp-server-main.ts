@@ -1,8 +1,9 @@
 /**
  * Runs the DHCP server in a child process (inside a test namespace), over a real SQLite store.
  * Config: JSON in RBD_DHCP (see ServerMainConfig). Writes one JSON line per event on stdout:
- * {"event":"ready"}, {"event":"packet",...}, {"event":"stats",...}. Reads commands on stdin:
- * "stats", "close".
+ * {"event":"ready"}, {"event":"packet",...}, {"event":"decline",...}, {"event":"stats",...},
+ * {"event":"advanced",...}. Reads commands on stdin: "stats", "close", "advance <ms>" (moves the
+ * server's clock forward: tests never wait for time to pass).
  */
 import { createInterface } from 'node:readline';
 import { pino } from 'pino';
@@ -23,6 +24,8 @@ export interface ServerMainConfig {
   storeDir: string;
   /** Emit a line per packet (off for benchmarks). */
   events?: boolean;
+  /** Give the server the nodes' addresses as reservations, as the appliance does. */
+  reservations?: boolean;
 }
 
 const cfg = JSON.parse(process.env.RBD_DHCP ?? '{}') as ServerMainConfig;
@@ -31,6 +34,9 @@ const out = (o: unknown): void => {
 };
 const store = openSqliteStore({ dir: cfg.storeDir });
 const log = pino({ level: process.env.RBD_DHCP_LOG ?? 'warn' }, pino.destination(2));
+let clockOffset = 0;
+const reservations = new Map<string, string[]>();
+for (const n of cfg.nodes) if (n.ip) reservations.set(n.ip, [...(reservations.get(n.ip) ?? []), n.mac.toLowerCase()]);
 const server = await startDhcpServer({
   mode: cfg.mode,
   serverAddress: cfg.serverAddress,
@@ -43,6 +49,9 @@ const server = await startDhcpServer({
   leases: store.leases,
   log,
   ...(cfg.events === false ? {} : { onPacket: (e) => out({ event: 'packet', ...e }) }),
+  ...(cfg.events === false ? {} : { onDecline: (e) => out({ event: 'decline', ...e }) }),
+  ...(cfg.reservations ? { reservations: async () => reservations } : {}),
+  now: () => Date.now() + clockOffset,
 });
 out({ event: 'ready' });
 const stop = async (): Promise<void> => {
@@ -54,4 +63,9 @@ process.on('SIGTERM', () => void stop());
 createInterface({ input: process.stdin }).on('line', (line) => {
   if (line === 'stats') out({ event: 'stats', stats: server.stats() });
   if (line === 'close') void stop();
+  const advance = /^advance (\d+)$/.exec(line);
+  if (advance) {
+    clockOffset += Number(advance[1]);
+    out({ event: 'advanced', offset: clockOffset });
+  }
 });
