@@ -46,7 +46,9 @@ export async function startAppliance(loaded: LoadedConfig, opts: { log?: Logger;
     if (await services.tokens.ensureBootstrap(tokenFile)) {
       log.warn({ file: tokenFile }, 'no API token existed: created token "bootstrap" and wrote it to the file (readable by this user only)');
     }
-    const orphans = await services.jobs.reapOrphans('copycds');
+    // A copycds killed (or a serve that died during an API import) leaves its job running; it is
+    // marked interrupted here rather than at the next copycds, so the jobs list tells the truth.
+    const orphans = await services.jobs.reapOrphans('copycds', { atStart: true });
     if (orphans.length) log.warn({ jobs: orphans.map((j) => j.id) }, 'imports interrupted by an earlier stop; the next copycds of each cleans up');
 
     const bootPath = bootHttp({

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { normalizeRequestName, openStatic, prepareRoots, type ServedRoot } from '../confinement/served-files.js';
+import { redactUrl } from '../log.js';
 import { sendFile } from './send-file.js';
 
 export interface BootFileRoots {
@@ -40,7 +41,8 @@ export async function bootFileRoutes(app: FastifyInstance, roots: BootFileRoots,
     }
     const started = performance.now();
     const sent = await sendFile(req, reply, opened);
-    onServed?.({ path: req.url, client: req.ip, status: sent.status, bytes: sent.bytes, ms: Math.round(performance.now() - started) });
+    // The path goes to the node's timeline (the events table), query string and all.
+    onServed?.({ path: redactUrl(req.url), client: req.ip, status: sent.status, bytes: sent.bytes, ms: Math.round(performance.now() - started) });
   };
   for (const [prefix, dir] of [
     ['/install/*', roots.installDir],

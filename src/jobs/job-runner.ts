@@ -40,7 +40,8 @@ export class JobRunner {
 
   async start(): Promise<void> {
     this.stopped = false;
-    const stale = (await this.deps.store.jobs.list({ kind: this.deps.kind, state: 'running', limit: 10_000 })).filter((j) => isOrphaned(j));
+    // Nothing runs here yet: a job naming this process is an earlier one's (see isOrphaned).
+    const stale = (await this.deps.store.jobs.list({ kind: this.deps.kind, state: 'running', limit: 10_000 })).filter((j) => isOrphaned(j, { atStart: this.running.size === 0 }));
     for (const j of stale) {
       await this.deps.store.jobs.requeue(j.id, 0, j.progress, { code: 'RB_ERR_INTERRUPTED', message: `process ${j.pid} ended during ${j.progress.phase}; resumed` });
       this.deps.log.warn({ job: j.id, kind: j.kind, subject: j.subject, phase: j.progress.phase }, 'job interrupted by an earlier stop: queued again to resume');

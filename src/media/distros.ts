@@ -308,8 +308,9 @@ export class DistroService {
           tx,
         );
       });
-      await job.succeed({ distro: subject, sha256: copied.sha256 });
+      // Before the outcome: the job takes no progress after it, and its row ends at register 1/1.
       progress({ phase: 'register', done: 1, total: 1 });
+      await job.succeed({ distro: subject, sha256: copied.sha256 });
       return { status: 'imported', distro: record, jobId: job.record.id, notes };
     } catch (err) {
       await rm(paths.staging, { recursive: true, force: true }).catch(() => {});

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { BOOTSTRAP_TOKEN_FILE, startAppliance } from '../../src/appliance.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createCliLogger } from '../../src/log.js';
@@ -94,6 +95,20 @@ describe('copycds', () => {
     assert.deepEqual((await readdir(path.join(installDir, 'rhevh6.5'))).sort(), ['x86_64']);
     const show = await runCli(['distro', 'show', 'rhevh6.5'], env);
     assert.match(show.stdout, new RegExp(`iso sha256\\s+${isoSha}`));
+  });
+
+  it('leaves no job progress write behind the store: nothing "not recorded" in its output, the job ends at register 1/1', async () => {
+    const { env, dir } = await freshEnv();
+    // At debug, so that a warning or anything below it about the job would show on stderr.
+    const r = await runCli(['--log-level', 'debug', 'copycds', iso, '--json'], env);
+    assert.equal(r.code, 0, r.stderr);
+    const output = r.stdout + r.stderr;
+    assert.doesNotMatch(output, /not recorded/);
+    assert.doesNotMatch(output, /database connection is not open/);
+    const db = new Database(path.join(dir, 'state/rhevboot.db'), { readonly: true });
+    const jobs = db.prepare("SELECT state, progress FROM jobs WHERE kind = 'copycds'").all() as { state: string; progress: string }[];
+    db.close();
+    assert.deepEqual(jobs.map((j) => [j.state, JSON.parse(j.progress)]), [['succeeded', { phase: 'register', done: 1, total: 1 }]]);
   });
 
   it('re-running on the same ISO is a no-op that says so; --force re-imports (initrd from the cache)', async () => {

@@ -122,8 +122,23 @@ describe('systemd unit', () => {
       'ProtectSystem=strict',
       'PrivateTmp=yes',
       'ExecStart=/usr/bin/env rhevboot serve',
+      'ProtectProc=invisible',
+      'ProcSubset=pid',
+      'PrivateMounts=yes',
+      'RemoveIPC=yes',
+      // os.networkInterfaces() (the provisioning address) is getifaddrs, which is netlink.
+      'RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK',
     ]) {
       assert.ok(text.split('\n').includes(line), `missing ${line}`);
     }
+    // In a user namespace CAP_NET_BIND_SERVICE does not cover the host's network namespace: 67, 69 and 80 would not bind.
+    assert.doesNotMatch(text, /^PrivateUsers=/m);
+  });
+
+  it('keeps systemd-analyze security exposure at 1.6 or below', async () => {
+    const { stdout } = await exec('systemd-analyze', ['security', '--offline=yes', unit]).catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }));
+    const m = /Overall exposure level for rhevboot\.service: (\d+\.\d+)/.exec(stdout);
+    assert.ok(m, stdout);
+    assert.ok(Number(m[1]) <= 1.6, `exposure ${m[1]}:\n${stdout}`);
   });
 });
