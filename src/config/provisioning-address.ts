@@ -36,6 +36,22 @@ export function provisioningAddress(opts: { serverAddress: string; interface: st
   );
 }
 
+/**
+ * Every address that is the appliance's own on the provisioning side, which no node may be
+ * given: `dhcp.serverAddress`, each IPv4 address of `dhcp.interface`, and with neither set every
+ * non-loopback IPv4 address (the one provisioningAddress picks, or the several it will not choose
+ * between). Never throws: on a machine whose provisioning address is ambiguous (a CLI next to the
+ * server) nodes are still checked, against all of them.
+ */
+export function applianceAddresses(opts: { serverAddress: string; interface: string }, interfaces: Interfaces = networkInterfaces()): string[] {
+  const v4 = (list: NetworkInterfaceInfo[] | undefined): string[] => (list ?? []).filter((a) => a.family === 'IPv4' && !a.internal).map((a) => a.address);
+  const out = new Set<string>();
+  if (opts.serverAddress) out.add(opts.serverAddress);
+  if (opts.interface) for (const a of v4(interfaces[opts.interface])) out.add(a);
+  if (!opts.serverAddress && !opts.interface) for (const list of Object.values(interfaces)) for (const a of v4(list)) out.add(a);
+  return [...out];
+}
+
 /** `http://<address>[:port]`: what nodes use to reach the appliance's HTTP server. */
 export function httpBaseFor(opts: { httpBase: string; address: string; port: number }): string {
   if (opts.httpBase) return opts.httpBase.replace(/\/+$/, '');

@@ -23,6 +23,8 @@ export interface ImportRow {
 export const IMPORT_COLUMNS = ['name', 'macs', 'installMac', 'ip', 'groups', 'distro', 'arch', 'hypervisor', 'manager', 'cluster', 'storageInit', 'kernelArgs', 'attrs'] as const;
 
 const list = (cell: string): string[] => cell.split(/[|\s]+/).filter(Boolean);
+/** The fields a node record keeps as null (no IP, no distro, ...). */
+const NULLABLE = new Set(['ip', 'distro', 'manager', 'cluster', 'storageInit']);
 
 export function parseNodeFile(text: string, format: 'csv' | 'json'): { rows: ImportRow[]; errors: RowError[] } {
   return format === 'json' ? parseJson(text) : parseCsv(text);
@@ -98,8 +100,14 @@ function parseJson(text: string): { rows: ImportRow[]; errors: RowError[] } {
       return;
     }
     const o = item as Record<string, unknown>;
+    // Only the fields a node keeps as null may be null: a null name, arch or kernelArgs would
+    // reach the checks as something other than text.
     const bad = Object.entries(o).find(([k, v]) =>
-      k === 'macs' || k === 'groups' ? !Array.isArray(v) || v.some((x) => typeof x !== 'string') : k === 'attrs' ? typeof v !== 'object' || v === null : v !== null && typeof v !== 'string',
+      k === 'macs' || k === 'groups'
+        ? !Array.isArray(v) || v.some((x) => typeof x !== 'string')
+        : k === 'attrs'
+          ? typeof v !== 'object' || v === null || Array.isArray(v)
+          : typeof v !== 'string' && !(v === null && NULLABLE.has(k)),
     );
     if (bad) {
       errors.push({ row: i + 1, name: String(o.name ?? ''), field: bad[0], message: `field '${bad[0]}' has the wrong type` });

@@ -4,6 +4,7 @@
  */
 
 import { inCidr, intToIp, parseIpv4, type Cidr } from '../util/ipv4.js';
+import { notOneName } from './noderange.js';
 
 export type BootAction = 'install' | 'local' | 'discover';
 
@@ -42,6 +43,14 @@ export interface NodeRecord {
   triggerToken: string | null;
   createdAt: string;
   updatedAt: string;
+}
+
+/** A node as the faces show it: everything but its install's trigger token, a per-install secret. */
+export type NodeView = Omit<NodeRecord, 'triggerToken'>;
+
+export function nodeView(node: NodeRecord): NodeView {
+  const { triggerToken: _secret, ...view } = node;
+  return view;
 }
 
 /** The fields an admin sets; the rest is state the appliance keeps. */
@@ -91,6 +100,8 @@ export function validateNodeName(name: string): string | undefined {
     return `node name '${name}' must be an RFC 1123 label: 1-63 lower-case letters, digits and '-', not starting or ending with '-'`;
   }
   if (/^\d+$/.test(name)) return `node name '${name}' must not be all digits (it would read as a number in noderanges)`;
+  const syntax = notOneName(name);
+  if (syntax) return `node name ${syntax}`;
   return undefined;
 }
 
@@ -100,15 +111,61 @@ const GROUP = /^[a-z0-9][a-z0-9_.-]{0,63}$/i;
 export function validateGroupName(name: string): string | undefined {
   if (!GROUP.test(name)) return `group '${name}' must be letters, digits, '_', '.' or '-' (at most 64)`;
   if (name.toLowerCase() === 'all') return "group 'all' is reserved: it means every node";
+  const syntax = notOneName(name);
+  if (syntax) return `group name ${syntax}`;
   return undefined;
 }
 
 /**
+ * Why a MAC (canonical form) cannot be a NIC's, or undefined. Frames to the broadcast or a
+ * multicast address reach every listener, and the all-zero address is what broken firmware and
+ * unset VM templates report: a node given one would be matched to the wrong machines' packets.
+ */
+export function macProblem(mac: string): string | undefined {
+  if (mac === 'ff:ff:ff:ff:ff:ff') return `${mac} is the broadcast address, not a NIC`;
+  if (parseInt(mac.slice(0, 2), 16) & 1) return `${mac} is a multicast address, not a NIC`;
+  if (mac === '00:00:00:00:00:00') return `${mac} is no NIC's address (all zeros)`;
+  return undefined;
+}
+
+/** Addresses inside the nodes' networks that already belong to something else. */
+export interface ReservedAddresses {
+  /** The DHCP subnets' routers. */
+  routers: readonly string[];
+  /** The appliance's own addresses; asked only when an input has an IP (it may ask the OS). */
+  appliance: () => readonly string[];
+}
+
+/** Why an IPv4 address (parsed) cannot be a node's, or undefined. */
+function ipProblem(ip: number, subnets: Cidr[], reserved: ReservedAddresses | undefined): string | undefined {
+  const text = intToIp(ip);
+  if (ip >>> 24 === 0) return `${text} is in 0.0.0.0/8 ("this network"), not a host's address`;
+  if (ip === 0xffffffff) return `${text} is the broadcast address, not a host's`;
+  if (ip >>> 28 >= 14) return `${text} is a multicast or reserved address, not a host's`;
+  if (subnets.length && !subnets.some((s) => inCidr(s, ip))) {
+    return `${text} is not inside a configured subnet (${subnets.map((s) => s.text).join(', ')})`;
+  }
+  // A /31 or /32 has no network or broadcast address (RFC 3021).
+  for (const s of subnets.filter((c) => c.prefix <= 30 && inCidr(c, ip))) {
+    if (ip === s.network) return `${text} is the network address of ${s.text}, not a host's`;
+    if (ip === s.broadcast) return `${text} is the broadcast address of ${s.text}, not a host's`;
+  }
+  if (reserved?.routers.includes(text)) return `${text} is a router's address (dhcp.subnets routers)`;
+  if (reserved?.appliance().includes(text)) return `${text} is the appliance's own address (dhcp.serverAddress or dhcp.interface)`;
+  return undefined;
+}
+
+const ARCH = /^[a-z0-9_]{1,16}$/i;
+/** A manager's name (a RHEV-M engine, a KVM host): `rhevboot rhevm add` and `kvm add` take these. */
+export const MANAGER_NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/i;
+
+/**
  * Normalises an admin's input into the fields of a node, or throws NodeValidationError naming the
  * field. `subnets` are the networks node addresses must fall in (the DHCP subnets); when none are
- * configured any unicast address is accepted.
+ * configured any unicast address is accepted. `reserved` are addresses in them that are taken by
+ * the appliance and the routers.
  */
-export function normaliseNodeInput(input: NodeInput, subnets: Cidr[]): Omit<NodeInput, 'macs' | 'installMac'> & { nics?: NodeNic[] } {
+export function normaliseNodeInput(input: NodeInput, subnets: Cidr[], reserved?: ReservedAddresses): Omit<NodeInput, 'macs' | 'installMac'> & { nics?: NodeNic[] } {
   const bad = validateNodeName(input.name);
   if (bad) throw new NodeValidationError('name', bad);
   const out: Omit<NodeInput, 'macs' | 'installMac'> & { nics?: NodeNic[] } = { name: input.name };
@@ -117,7 +174,8 @@ export function normaliseNodeInput(input: NodeInput, subnets: Cidr[]): Omit<Node
     for (const m of input.macs) {
       const canon = normaliseMac(m);
       if (!canon) throw new NodeValidationError('macs', `'${m}' is not a MAC address (use aa:bb:cc:dd:ee:ff, aa-bb-..., or aabb.ccdd.eeff)`);
-      if (parseInt(canon.slice(0, 2), 16) & 1) throw new NodeValidationError('macs', `${canon} is a multicast address, not a NIC`);
+      const problem = macProblem(canon);
+      if (problem) throw new NodeValidationError('macs', problem);
       if (macs.includes(canon)) throw new NodeValidationError('macs', `${canon} is listed twice`);
       macs.push(canon);
     }
@@ -131,9 +189,8 @@ export function normaliseNodeInput(input: NodeInput, subnets: Cidr[]): Omit<Node
   if (input.ip !== undefined && input.ip !== null && input.ip !== '') {
     const ip = parseIpv4(input.ip);
     if (ip === undefined) throw new NodeValidationError('ip', `'${input.ip}' is not an IPv4 address`);
-    if (subnets.length && !subnets.some((s) => inCidr(s, ip))) {
-      throw new NodeValidationError('ip', `${input.ip} is not inside a configured subnet (${subnets.map((s) => s.text).join(', ')})`);
-    }
+    const problem = ipProblem(ip, subnets, reserved);
+    if (problem) throw new NodeValidationError('ip', problem);
     out.ip = intToIp(ip);
   } else if (input.ip !== undefined) {
     out.ip = null;
@@ -145,11 +202,18 @@ export function normaliseNodeInput(input: NodeInput, subnets: Cidr[]): Omit<Node
     }
     out.groups = [...new Set(input.groups)];
   }
+  // The arch names a tree on disk and URLs under /install/ (the distro's name is checked by the
+  // service, against distro.ts's rule); the manager names an engine; the cluster goes to it.
+  if (input.manager && !MANAGER_NAME.test(input.manager)) throw new NodeValidationError('manager', `manager '${input.manager}' is not an engine name (letters, digits, '_', '.', '-')`);
+  if (input.cluster && /[\x00-\x1f\x7f]/.test(input.cluster)) throw new NodeValidationError('cluster', 'the cluster name must be one line of printable characters');
   for (const key of ['distro', 'manager', 'cluster'] as const) {
     const v = input[key];
     if (v !== undefined) out[key] = v === '' ? null : v;
   }
-  if (input.arch !== undefined) out.arch = input.arch;
+  if (input.arch !== undefined) {
+    if (!ARCH.test(input.arch)) throw new NodeValidationError('arch', `arch '${input.arch}' must be 1-16 letters, digits or '_' (e.g. x86_64)`);
+    out.arch = input.arch;
+  }
   if (input.hypervisor !== undefined) {
     if (!/^[a-z][a-z0-9-]{0,31}$/.test(input.hypervisor)) throw new NodeValidationError('hypervisor', `hypervisor type '${input.hypervisor}' is not a valid name`);
     out.hypervisor = input.hypervisor;

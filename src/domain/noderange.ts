@@ -112,6 +112,26 @@ export function expandNames(expr: string): string[] {
   return [...new Set(out)];
 }
 
+/**
+ * Why a word cannot be the name of one node or one group, or undefined: a noderange would read
+ * it as something else (every node, a list, an exclusion, a range), so the thing it names could
+ * never be addressed alone, and a PATCH meant for it would reach others.
+ */
+export function notOneName(word: string): string | undefined {
+  if (word.toLowerCase() === 'all') return "'all' is reserved: in a noderange it means every node";
+  if (/[,[\]]/.test(word) || word.startsWith('-')) return `'${word}' holds noderange syntax (',', '[', ']' or a leading '-')`;
+  let range: string[] | undefined;
+  try {
+    range = expandRange(word);
+  } catch (err) {
+    // n3-n1, n1-n999999: still read as a range, one the parser then refuses.
+    if (err instanceof NoderangeError) return `'${word}' reads as a range in a noderange (${err.message})`;
+    throw err;
+  }
+  if (range) return `'${word}' reads as the range ${range[0]}..${range.at(-1)} in a noderange`;
+  return undefined;
+}
+
 /** n2 before n10: numeric runs compare as numbers. */
 export function compareNodeNames(a: string, b: string): number {
   return a.localeCompare(b, 'en', { numeric: true });

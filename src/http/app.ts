@@ -1,11 +1,12 @@
 import swagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerFactory } from 'fastify';
-import type { Logger } from '../log.js';
+import { redactUrl, type Logger } from '../log.js';
 import type { Services } from '../services.js';
 import type { Store } from '../store/store.js';
 import { VERSION } from '../version.js';
 import { requireToken } from './auth.js';
 import { installErrorHandlers } from './errors.js';
+import { requestValidatorCompiler } from './validation.js';
 import { distroRoutes } from './routes/distros.js';
 import { engineRoutes } from './routes/engines.js';
 import { eventRoutes } from './routes/events.js';
@@ -48,14 +49,15 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit,
     trustProxy: false,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   });
+  // Coercion for query strings and path parameters only; JSON bodies are validated as sent.
+  app.setValidatorCompiler(requestValidatorCompiler());
   installErrorHandlers(app);
   const metrics = opts.metrics;
   app.addHook('onResponse', async (req, reply) => {
     metrics?.httpResponse(req.method, req.routeOptions.url, reply.statusCode);
     req.log.info(
-      { method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime), remote: req.ip, token: undefined, tokenName: req.tokenName },
+      { method: req.method, url: redactUrl(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime), remote: req.ip, token: undefined, tokenName: req.tokenName },
       'http request',
     );
   });

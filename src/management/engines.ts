@@ -1,4 +1,5 @@
-import { describeCa, fetchEngineCa, RhevmClient, sameFingerprint, type ApiInfo, type EngineCa } from '../rhevm/index.js';
+import { fetchEngineCa, readCaPem, RhevmClient, sameFingerprint, type ApiInfo, type EngineCa } from '../rhevm/index.js';
+import { MANAGER_NAME } from '../domain/node.js';
 import { RhevbootError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { EngineRecord, Store } from '../store/store.js';
@@ -17,7 +18,6 @@ export interface EngineInput {
   caPem?: string;
 }
 
-const NAME = /^[a-z0-9]([a-z0-9_.-]{0,62})$/i;
 /** user@domain, as the engine's login expects (ovirt-api.md §2.1). */
 const USER = /^[^@\s:]+@[^@\s:]+$/;
 
@@ -51,7 +51,7 @@ export class EngineService {
 
   /** Adds or replaces an engine. A changed URL drops a pinned CA that came with the old one. */
   async add(input: EngineInput): Promise<EngineView> {
-    if (!NAME.test(input.name)) throw new RhevbootError('RB_ERR_INVALID', `engine name '${input.name}' must be letters, digits, '_', '.' or '-'`, { field: 'name' });
+    if (!MANAGER_NAME.test(input.name)) throw new RhevbootError('RB_ERR_INVALID', `engine name '${input.name}' must be letters, digits, '_', '.' or '-'`, { field: 'name' });
     let url: URL;
     try {
       url = new URL(input.url);
@@ -60,9 +60,17 @@ export class EngineService {
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new RhevbootError('RB_ERR_INVALID', `engine URL must be https:// (or http:// for a lab), not ${url.protocol}`, { field: 'url' });
     if (url.username || url.password) throw new RhevbootError('RB_ERR_INVALID', 'put the user in --user and the password in the prompt, not in the URL', { field: 'url' });
+    // The engine's URL is its address, shown in events and logs: nothing secret may ride in it.
+    if (url.search || url.hash) throw new RhevbootError('RB_ERR_INVALID', 'the engine URL takes no query string or fragment (the API paths are found by detection)', { field: 'url' });
     if (!USER.test(input.username)) throw new RhevbootError('RB_ERR_INVALID', `engine user '${input.username}' must be user@domain (e.g. admin@internal)`, { field: 'username' });
     if (!input.password) throw new RhevbootError('RB_ERR_INVALID', 'the engine password must not be empty', { field: 'password' });
-    const ca = input.caPem !== undefined ? describeCa(input.caPem) : undefined;
+    let ca: EngineCa | undefined;
+    if (input.caPem !== undefined) {
+      // The admin's own PEM (--ca-file, caPem): a bad one is bad input, not the engine's fault.
+      const read = readCaPem(input.caPem);
+      if (!('ca' in read)) throw new RhevbootError('RB_ERR_INVALID', `the engine CA (caPem, --ca-file) is not usable: ${read.reason}`, { field: 'caPem' });
+      ca = read.ca;
+    }
     const normalUrl = url.toString().replace(/\/+$/, '');
     return this.deps.store.transaction(async (tx) => {
       const old = await tx.engines.get(input.name);

@@ -13,7 +13,7 @@
 import { RhevbootError, httpStatusFor, isRhevbootError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { HostInfo, ImageInfo } from '../domain/hypervisor.js';
-import { normaliseMac, validateNodeName, type NodeRecord } from '../domain/node.js';
+import { macProblem, normaliseMac, validateNodeName, type NodeRecord } from '../domain/node.js';
 import { compareNodeNames, expandNames, NoderangeError } from '../domain/noderange.js';
 import { NoValidHostError, placeMany, requestProblem, WEIGHERS, type ImagesByManager, type Placement, type Weigher } from '../domain/placement.js';
 import { EngineFault } from '../rhevm/index.js';
@@ -129,6 +129,7 @@ export class VmService {
     const names = this.newNames(req.names);
     const nics = this.checkSpec(req, names);
     await this.macsFree(names, nics);
+    await this.notGroups(names);
     return this.withDrivers(async (ds) => {
       let placements: Placement[] | undefined;
       let warnings: string[] | undefined;
@@ -238,6 +239,8 @@ export class VmService {
   async change(range: string, changes: VmChanges): Promise<VmResult[]> {
     if (!Object.values(changes).some((v) => v !== undefined && (!Array.isArray(v) || v.length))) throw new RhevbootError('RB_ERR_INVALID', 'nothing to change: give --memory, --cpus, --boot, --display, --add-disk, --add-nic or --rm-nic', {});
     if (changes.memoryMiB !== undefined && (!Number.isInteger(changes.memoryMiB) || changes.memoryMiB <= 0)) throw new RhevbootError('RB_ERR_INVALID', 'memory must be a positive size', { field: 'memoryMiB' });
+    // Before the engine is touched: a MAC the node table would refuse must not reach a VM.
+    if (changes.addNics?.some((n) => n.mac !== undefined)) changes = { ...changes, addNics: changes.addNics.map((n, i) => (n.mac === undefined ? n : { ...n, mac: checkMac(n.mac, i, 'addNics') })) };
     return this.onTargets(range, async (t, d) => {
       const vm = await d.updateVm(t.name, changes);
       if (changes.addNics?.length || changes.removeNics?.length) await this.recordNode(vm, {});
@@ -287,6 +290,7 @@ export class VmService {
   async clone(source: string, range: string): Promise<VmResult[]> {
     const names = this.newNames(range);
     if (names.includes(source)) throw new RhevbootError('RB_ERR_INVALID', `${source} cannot be cloned onto itself`, { field: 'names' });
+    await this.notGroups(names);
     return this.withDrivers(async (ds) => {
       const [src] = await this.locate(ds, [{ name: source, ...(await this.nodeOf(source)) }]);
       if (!src?.manager) throw new RhevbootError('RB_ERR_NOT_FOUND', `no VM named ${source} on any manager`, { vm: source });
@@ -361,8 +365,7 @@ export class VmService {
     }
     const nics = req.nics?.map((n, i) => {
       if (n.mac === undefined) return n;
-      const mac = normaliseMac(n.mac);
-      if (!mac) throw new RhevbootError('RB_ERR_INVALID', `NIC ${i + 1}: '${n.mac}' is not a MAC address`, { field: 'nics' });
+      const mac = checkMac(n.mac, i, 'nics');
       if (names.length > 1) throw new RhevbootError('RB_ERR_INVALID', `NIC ${i + 1}: a MAC belongs to one VM, not to the ${names.length} of ${req.names}`, { field: 'nics' });
       return { ...n, mac };
     });
@@ -376,6 +379,13 @@ export class VmService {
     for (const [mac, holder] of holders.macs) {
       if (!names.includes(holder)) throw new RhevbootError('RB_ERR_CONFLICT', `${mac} already belongs to node ${holder}`, { field: 'nics', holder });
     }
+  }
+
+  /** A VM is a node, and a node never shares a group's name (NodeService.add): checked up front. */
+  private async notGroups(names: string[]): Promise<void> {
+    const groups = new Set((await this.deps.store.nodes.list()).flatMap((n) => n.groups));
+    const taken = names.filter((n) => groups.has(n));
+    if (taken.length) throw new RhevbootError('RB_ERR_CONFLICT', `${taken.join(', ')}: a group's name; a VM is a node and cannot share it`, { field: 'names', groups: taken });
   }
 
   private async findHost(ds: DriverSet, host: string, manager?: string): Promise<HostInfo> {
@@ -492,6 +502,15 @@ export class VmService {
   private async event(kind: string, subject: string, message: string, data: Record<string, unknown>): Promise<void> {
     await this.deps.events.record({ kind, subjectType: 'node', subject, message, data });
   }
+}
+
+/** A NIC's MAC in canonical form, refused as the node table would refuse it (the VM is a node). */
+function checkMac(mac: string, i: number, field: string): string {
+  const canon = normaliseMac(mac);
+  if (!canon) throw new RhevbootError('RB_ERR_INVALID', `NIC ${i + 1}: '${mac}' is not a MAC address`, { field });
+  const problem = macProblem(canon);
+  if (problem) throw new RhevbootError('RB_ERR_INVALID', `NIC ${i + 1}: ${problem}`, { field });
+  return canon;
 }
 
 /** The error of one VM as the API and the CLI show it; the engine's own words are kept whole. */

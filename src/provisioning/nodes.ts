@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { RhevbootError } from '../errors.js';
 import { moveNode, nextAction } from '../domain/lifecycle.js';
+import { validateDistroName } from '../domain/distro.js';
 import {
   NodeValidationError,
   normaliseNodeInput,
   type BootAction,
   type NodeInput,
   type NodeRecord,
+  type ReservedAddresses,
 } from '../domain/node.js';
 import type { RowError } from '../domain/node-import.js';
 import { compareNodeNames, NoderangeError, resolveNoderange } from '../domain/noderange.js';
@@ -26,9 +28,36 @@ const DEFAULTS = { ip: null, groups: [], distro: null, arch: 'x86_64', hyperviso
  */
 export class NodeService {
   private readonly subnets: Cidr[];
+  private readonly routers: string[];
 
-  constructor(private readonly store: Store, private readonly events: EventService, subnetCidrs: string[]) {
-    this.subnets = subnetCidrs.map((c) => parseCidr(c)).filter((c): c is Cidr => c !== undefined);
+  /**
+   * `subnets`: the DHCP subnets (node addresses fall inside them, never on their routers).
+   * `applianceAddresses`: the appliance's own addresses, asked only when a change carries an IP:
+   * resolving them may ask the OS, and a CLI on a machine whose provisioning address is ambiguous
+   * must still work.
+   */
+  constructor(
+    private readonly store: Store,
+    private readonly events: EventService,
+    subnets: { subnet: string; routers?: string[] }[],
+    private readonly applianceAddresses: () => string[] = () => [],
+  ) {
+    this.subnets = subnets.map((s) => parseCidr(s.subnet)).filter((c): c is Cidr => c !== undefined);
+    this.routers = subnets.flatMap((s) => s.routers ?? []);
+  }
+
+  /** The addresses taken on the nodes' networks, the appliance's asked once per change. */
+  private reserved(): ReservedAddresses {
+    let appliance: string[] | undefined;
+    return { routers: this.routers, appliance: () => (appliance ??= this.applianceAddresses()) };
+  }
+
+  /** The domain's checks, plus the distro name (a directory and URL segment, distro.ts's rule). */
+  private normalise(input: NodeInput, reserved: ReservedAddresses): ReturnType<typeof normaliseNodeInput> {
+    const node = normaliseNodeInput(input, this.subnets, reserved);
+    const badDistro = node.distro ? validateDistroName(node.distro) : undefined;
+    if (badDistro) throw new NodeValidationError('distro', badDistro);
+    return node;
   }
 
   /**
@@ -49,21 +78,50 @@ export class NodeService {
       const seenMacs = new Map<string, string>();
       const seenIps = new Map<string, string>();
       const normalised: { row: number; node: ReturnType<typeof normaliseNodeInput> }[] = [];
+      const reserved = this.reserved();
       inputs.forEach((input, i) => {
         try {
-          normalised.push({ row: rowOf(i), node: normaliseNodeInput(input, this.subnets) });
+          normalised.push({ row: rowOf(i), node: this.normalise(input, reserved) });
         } catch (err) {
           if (!(err instanceof NodeValidationError)) throw err;
           errors.push({ row: rowOf(i), name: input.name, field: err.field, message: err.message });
         }
       });
-      const existing = new Set((await tx.nodes.list()).map((n) => n.name));
+      const stored = await tx.nodes.list();
+      const existing = new Set(stored.map((n) => n.name));
+      // A word that is both a node and a group means the node in a noderange, so the two must
+      // never share a name: the group would be unreachable, or the node's PATCH would reach the
+      // group's members. Against the store that is a conflict; within the batch, bad input.
+      const storedGroups = new Set(stored.flatMap((n) => n.groups));
+      const batchGroups = new Map<string, number>();
+      for (const { row, node } of normalised) for (const g of node.groups ?? []) if (!batchGroups.has(g)) batchGroups.set(g, row);
+      const batchNames = new Map(normalised.map(({ row, node }) => [node.name, row]));
+      const collisions = new Set<RowError>();
       const holders = await tx.nodes.holders({
         macs: normalised.flatMap((n) => n.node.nics?.map((x) => x.mac) ?? []),
         ips: normalised.flatMap((n) => (n.node.ip ? [n.node.ip] : [])),
       });
       for (const { row, node } of normalised) {
-        const fail = (field: string, message: string): void => void errors.push({ row, name: node.name, field, message });
+        const fail = (field: string, message: string, collision = false): void => {
+          const e = { row, name: node.name, field, message };
+          errors.push(e);
+          if (collision) collisions.add(e);
+        };
+        if (storedGroups.has(node.name)) {
+          fail('name', `${node.name} is a group's name; a node cannot share it`, true);
+          continue;
+        }
+        if (batchGroups.has(node.name)) {
+          fail('name', `${node.name} is also a group, in row ${batchGroups.get(node.name)}; a node cannot share a group's name`);
+          continue;
+        }
+        const nodeNamedLikeGroup = (node.groups ?? []).find((g) => existing.has(g) || batchNames.has(g));
+        if (nodeNamedLikeGroup !== undefined) {
+          const inBatch = batchNames.get(nodeNamedLikeGroup);
+          if (inBatch !== undefined) fail('groups', `group ${nodeNamedLikeGroup} is also a node, in row ${inBatch}; a group cannot share a node's name`);
+          else fail('groups', `group ${nodeNamedLikeGroup} is a node's name; a group cannot share it`, true);
+          continue;
+        }
         if (seenNames.has(node.name)) {
           fail('name', `node ${node.name} is also defined in row ${seenNames.get(node.name)}`);
           continue;
@@ -100,7 +158,10 @@ export class NodeService {
       if (errors.length && !opts.skipBad) {
         errors.sort((a, b) => a.row - b.row);
         const total = inputs.length + (opts.priorErrors?.length ?? 0);
-        throw new RhevbootError('RB_ERR_INVALID', `${new Set(errors.map((e) => e.row)).size} of ${total} rows are invalid; nothing was added`, { errors });
+        // Refused only for names groups or nodes already hold: a conflict with the store, as
+        // `group add` of a node's name is. Anything else in the batch makes it bad input.
+        const code = errors.every((e) => collisions.has(e)) ? 'RB_ERR_CONFLICT' : 'RB_ERR_INVALID';
+        throw new RhevbootError(code, `${new Set(errors.map((e) => e.row)).size} of ${total} rows are invalid; nothing was added`, { errors });
       }
       await tx.nodes.putMany(accepted);
       for (const n of accepted) {
@@ -157,10 +218,15 @@ export class NodeService {
       }
       const now = new Date().toISOString();
       const updated: NodeRecord[] = [];
+      const reserved = this.reserved();
+      for (const group of changes.groups ?? []) {
+        // A node and a group never share a name (see add).
+        if (await tx.nodes.get(group)) throw new RhevbootError('RB_ERR_CONFLICT', `group ${group} is a node's name; a group cannot share it`, { field: 'groups', group });
+      }
       for (const node of nodes) {
         let norm: ReturnType<typeof normaliseNodeInput>;
         try {
-          norm = normaliseNodeInput({ ...changes, name: node.name }, this.subnets);
+          norm = this.normalise({ ...changes, name: node.name }, reserved);
         } catch (err) {
           if (err instanceof NodeValidationError) throw new RhevbootError('RB_ERR_INVALID', err.message, { field: err.field, node: node.name });
           throw err;

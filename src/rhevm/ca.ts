@@ -39,25 +39,44 @@ function colonHex(buf: Buffer): string {
     .replace(/(..)(?!$)/g, '$1:');
 }
 
-/** Parse a CA PEM and compute its fingerprints; refuses non-certificates and non-CA certificates. */
-export function describeCa(pem: string, url = ''): EngineCa {
+/**
+ * Parses a CA PEM and computes its fingerprints, or says what is wrong with it: no certificate,
+ * an unreadable one, or one that is not a CA. Whose fault that is depends on who supplied the PEM
+ * (the engine, or the admin), so the caller makes the error.
+ */
+export function readCaPem(pem: string, url = ''): { ca: EngineCa } | { problem: 'no-pem' | 'unreadable' | 'not-ca'; reason: string } {
   const m = PEM_RE.exec(pem);
-  if (!m) throw new RhevmError('RB_ERR_RHEVM_PROTOCOL', 'engine CA reply holds no PEM certificate', { path: url });
+  if (!m) return { problem: 'no-pem', reason: 'no PEM certificate (-----BEGIN CERTIFICATE-----)' };
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(m[0]);
   } catch (err) {
-    throw new RhevmError('RB_ERR_RHEVM_PROTOCOL', `engine CA certificate unreadable: ${(err as Error).message}`, { path: url });
+    return { problem: 'unreadable', reason: `unreadable: ${(err as Error).message}` };
   }
-  if (!cert.ca) throw new RhevmError('RB_ERR_RHEVM_PROTOCOL', 'the certificate the engine served is not a CA certificate', { path: url });
+  if (!cert.ca) return { problem: 'not-ca', reason: 'not a CA certificate' };
   return {
-    pem: m[0].trim() + '\n',
-    sha256: colonHex(createHash('sha256').update(cert.raw).digest()),
-    sha1: colonHex(createHash('sha1').update(cert.raw).digest()),
-    subject: cert.subject,
-    notAfter: cert.validTo,
-    url,
+    ca: {
+      pem: m[0].trim() + '\n',
+      sha256: colonHex(createHash('sha256').update(cert.raw).digest()),
+      sha1: colonHex(createHash('sha1').update(cert.raw).digest()),
+      subject: cert.subject,
+      notAfter: cert.validTo,
+      url,
+    },
   };
+}
+
+/** Parse a CA PEM the engine served; refuses non-certificates and non-CA certificates. */
+export function describeCa(pem: string, url = ''): EngineCa {
+  const read = readCaPem(pem, url);
+  if ('ca' in read) return read.ca;
+  const message =
+    read.problem === 'no-pem'
+      ? 'engine CA reply holds no PEM certificate'
+      : read.problem === 'unreadable'
+        ? `engine CA certificate ${read.reason}`
+        : 'the certificate the engine served is not a CA certificate';
+  throw new RhevmError('RB_ERR_RHEVM_PROTOCOL', message, { path: url });
 }
 
 /** Compare fingerprints in any common spelling (colons or not, any case). */

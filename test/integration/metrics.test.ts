@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
+import http from 'node:http';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -101,6 +102,17 @@ describe('GET /metrics', () => {
     return parse(await res.text());
   };
 
+  /** A GET from the node's own address, as its iPXE and its installer make them. */
+  const statusFromNode = (url: string) =>
+    new Promise<number>((resolve, reject) => {
+      http
+        .get(url, { localAddress: '127.0.0.2' }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        })
+        .on('error', reject);
+    });
+
   it('refuses a scrape without a token (metricsOpen is off by default)', async () => {
     const res = await fetch(`${base}/metrics`);
     assert.equal(res.status, 401);
@@ -108,7 +120,8 @@ describe('GET /metrics', () => {
   });
 
   it('counts DHCP, iPXE, TFTP, boot-file, trigger and store traffic exactly', async () => {
-    assert.equal((await api('POST', '/nodes', { nodes: [{ name: 'n1', macs: [MAC], ip: '127.0.0.1', distro: 'rhevh6.5' }] })).status, 201);
+    // The node lives at 127.0.0.2 (127.0.0.1 is the appliance's): its script and trigger come from there.
+    assert.equal((await api('POST', '/nodes', { nodes: [{ name: 'n1', macs: [MAC], ip: '127.0.0.2', distro: 'rhevh6.5' }] })).status, 201);
     assert.equal((await api('POST', '/nodeset', { range: 'n1', action: 'install' })).status, 200);
     const before = await scrape();
     for (const name of ['rhevboot_process_cpu_user_seconds_total', 'rhevboot_nodejs_heap_size_used_bytes']) assert.ok(before.some((s) => s.name === name), `default metric ${name}`);
@@ -134,14 +147,14 @@ describe('GET /metrics', () => {
       { what: 'the DISCOVER to be counted', intervalMs: 20 },
     );
     // The REQUEST for the node's reserved address: its lease is committed before the ACK.
-    await send(packet(MSG.REQUEST, [[OPT.REQUESTED_IP, Buffer.from([127, 0, 0, 1])], [OPT.SERVER_ID, Buffer.from([127, 0, 0, 1])]]));
+    await send(packet(MSG.REQUEST, [[OPT.REQUESTED_IP, Buffer.from([127, 0, 0, 2])], [OPT.SERVER_ID, Buffer.from([127, 0, 0, 1])]]));
     await waitFor(async () => (await scrape()).some((x) => x.name === 'rhevboot_dhcp_packets_total' && x.labels.type === 'REQUEST'), { what: 'the REQUEST to be counted', intervalMs: 20 });
     sock.close();
     // The contact is on the timeline before the config fetch (the boot-phase clock starts there).
     await app.services.events.flush();
 
     // iPXE script (the config fetch: the node becomes installing).
-    assert.equal((await fetch(`${base}/boot/ipxe/52-54-00-12-34-56`)).status, 200);
+    assert.equal(await statusFromNode(`${base}/boot/ipxe/52-54-00-12-34-56`), 200);
     // A boot file over HTTP: 1000 bytes.
     await mkdir(path.join(installDir, 'rhevh6.5', 'x86_64'), { recursive: true });
     await writeFile(path.join(installDir, 'rhevh6.5', 'x86_64', 'vmlinuz0'), Buffer.alloc(1000, 7));
@@ -155,10 +168,10 @@ describe('GET /metrics', () => {
     assert.equal((await fakeGet({ port: app.boot.tftp!.port, file: 'nothing-here' })).ok, false);
     // Triggers: a bad token (refused), the right one (accepted), again (repeat).
     const token = (await app.store.nodes.get('n1'))!.triggerToken!;
-    const trigger = (t: string) => fetch(`${base}/xcatrhevh/rhevh_finish_install/n1?token=${t}`);
-    assert.equal((await trigger('wrong')).status, 403);
-    assert.equal((await trigger(token)).status, 200);
-    assert.equal((await trigger(token)).status, 200);
+    const trigger = (t: string) => statusFromNode(`${base}/xcatrhevh/rhevh_finish_install/n1?token=${t}`);
+    assert.equal(await trigger('wrong'), 403);
+    assert.equal(await trigger(token), 200);
+    assert.equal(await trigger(token), 200);
 
     const s = await scrape();
     const moved = (name: string, labels: Record<string, string> = {}) => value(s, name, labels) - value(before, name, labels);
@@ -196,6 +209,61 @@ describe('GET /metrics', () => {
     assert.ok(moved('rhevboot_store_call_duration_seconds_count', { repo: 'nodes', method: 'get', outcome: 'ok' }) >= 1);
     assert.ok(moved('rhevboot_store_call_duration_seconds_count', { repo: 'store', method: 'transaction', outcome: 'ok' }) >= 1);
     assert.ok(moved('rhevboot_dhcp_lease_commit_duration_seconds_count') >= 1, 'the ACK\'s lease was committed');
+  });
+
+  it('counts DHCPDECLINEs by outcome and puts them on the node\'s timeline (issue 15)', async () => {
+    const mac = '52:54:00:12:34:57';
+    const ip = Buffer.from([127, 0, 0, 3]);
+    const cid = Buffer.from('01525400123457', 'hex');
+    assert.equal((await api('POST', '/nodes', { nodes: [{ name: 'n2', macs: [mac], ip: '127.0.0.3', distro: 'rhevh6.5' }] })).status, 201);
+    const before = await scrape();
+    const sock = dgram.createSocket('udp4');
+    await new Promise<void>((res) => sock.bind(0, '127.0.0.1', () => res()));
+    const send = (from: string, type: number, extra: [number, Buffer][]) => {
+      const buf = formatPacket({
+        op: 1, htype: 1, hlen: 6, hops: 0, xid: 0x4321, secs: 0, flags: 0,
+        ciaddr: '0.0.0.0', yiaddr: '0.0.0.0', siaddr: '0.0.0.0', giaddr: '0.0.0.0',
+        chaddr: macToChaddr(from), sname: '', file: '',
+        options: new Map<number, Buffer>([[OPT.MESSAGE_TYPE, Buffer.from([type])], [OPT.SERVER_ID, Buffer.from([127, 0, 0, 1])], [OPT.REQUESTED_IP, ip], ...extra]),
+      });
+      return new Promise<void>((res, rej) => sock.send(buf, dhcpPort, '127.0.0.1', (err) => (err ? rej(err) : res())));
+    };
+    try {
+      await send(mac, MSG.REQUEST, [[OPT.CLIENT_ID, cid]]);
+      await waitFor(async () => (await app.store.leases.get('127.0.0.3'))?.state === 'bound', { what: "n2's lease committed", intervalMs: 20 });
+      await send('52:54:00:66:66:66', MSG.DECLINE, []);
+      await send(mac, MSG.DECLINE, [[OPT.CLIENT_ID, Buffer.from('01aabbccddeeff', 'hex')]]);
+      await send(mac, MSG.DECLINE, [[OPT.CLIENT_ID, cid]]);
+    } finally {
+      sock.close();
+    }
+    const moved = (s: Sample[], outcome: string) => value(s, 'rhevboot_dhcp_declines_total', { outcome }) - value(before, 'rhevboot_dhcp_declines_total', { outcome });
+    await waitFor(
+      async () => {
+        const s = await scrape();
+        return moved(s, 'quarantined') === 1 && moved(s, 'ignored') === 2;
+      },
+      { what: 'the DECLINEs to be counted', intervalMs: 20 },
+    );
+    await waitFor(
+      async () => {
+        await app.services.events.flush();
+        const timeline = await app.store.events.list({ subjectType: 'node', subject: 'n2' });
+        const kinds = timeline.filter((e) => e.message.startsWith('DHCP DECLINE')).map((e) => e.kind);
+        return kinds.length === 3 ? kinds : undefined;
+      },
+      { what: "n2's DECLINE events", intervalMs: 20 },
+    );
+    const timeline = (await app.store.events.list({ subjectType: 'node', subject: 'n2' })).filter((e) => e.message.startsWith('DHCP DECLINE'));
+    assert.deepEqual(
+      timeline.map((e) => [e.kind, e.data.outcome, e.data.reason]),
+      [
+        ['node.dhcp-decline-ignored', 'ignored', 'not-holder'],
+        ['node.dhcp-decline-ignored', 'ignored', 'client-id-mismatch'],
+        ['node.dhcp', 'quarantined', 'in-use'],
+      ],
+    );
+    assert.equal(timeline[2]!.data.quarantineSeconds, 60, "a node's reserved address: the default probation");
   });
 
   it('reads hand-off job states from the store at scrape time', async () => {

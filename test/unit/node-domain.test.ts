@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { nextAction } from '../../src/domain/lifecycle.js';
-import { NodeValidationError, normaliseMac, normaliseNodeInput, validateNodeName } from '../../src/domain/node.js';
+import { macProblem, NodeValidationError, normaliseMac, normaliseNodeInput, validateGroupName, validateNodeName, type NodeInput } from '../../src/domain/node.js';
 import { parseCidr } from '../../src/util/ipv4.js';
-import { expandNames, NoderangeError, resolveNoderange } from '../../src/domain/noderange.js';
+import { expandNames, NoderangeError, notOneName, resolveNoderange } from '../../src/domain/noderange.js';
+import { applianceAddresses } from '../../src/config/provisioning-address.js';
 import { parseNodeFile } from '../../src/domain/node-import.js';
 
 describe('node validation', () => {
@@ -41,6 +42,91 @@ describe('node validation', () => {
     assert.match(fieldOf({ name: 'n1', macs: ['52:54:00:00:00:01'], installMac: '52:54:00:00:00:02' }), /^installMac: /);
     assert.match(fieldOf({ name: 'n1', kernelArgs: 'a\nb' }), /^kernelArgs: /);
     assert.match(fieldOf({ name: 'n1', attrs: { 'bad key': 'x' } }), /^attrs: /);
+  });
+
+  it('refuses names a noderange would read as more than one node: all, ranges, syntax (issue 15)', () => {
+    // A node named `all` made PATCH /nodes/all change every node.
+    for (const bad of ['all', 'n1-n3', 'n01-n40', 'a-1-a-2', 'n3-n1']) assert.match(validateNodeName(bad) ?? 'accepted', /reserved|range/, bad);
+    for (const ok of ['n1', 'rack3-n01', 'x1-y2', 'n1-n3x', 'allx', 'small']) assert.equal(validateNodeName(ok), undefined, ok);
+    // Group names: the same rule (their own alphabet already keeps out ',', '[' and ']').
+    for (const bad of ['all', 'ALL', 'r1-r3', 'a.1-a.2']) assert.ok(validateGroupName(bad), bad);
+    for (const ok of ['rack1', 'all-compute', 'r1-x3']) assert.equal(validateGroupName(ok), undefined, ok);
+    for (const bad of ['n[1-3]', 'n1,n2', '-n1', 'n[1-3]x']) assert.match(notOneName(bad) ?? 'accepted', /syntax|range/, bad);
+    // The refused names really do mean more than themselves.
+    assert.deepEqual(resolveNoderange('n1-n3', { nodes: ['n1', 'n2', 'n3', 'n1-n3'], groups: new Map() }), ['n1', 'n2', 'n3']);
+  });
+
+  it('refuses the all-zero, broadcast and multicast MACs (issue 15)', () => {
+    assert.match(macProblem('00:00:00:00:00:00')!, /all zeros/);
+    assert.match(macProblem('ff:ff:ff:ff:ff:ff')!, /broadcast/);
+    assert.match(macProblem('33:33:00:00:00:01')!, /multicast/);
+    assert.equal(macProblem('52:54:00:00:00:01'), undefined);
+    assert.equal(macProblem('02:00:00:00:00:00'), undefined, 'locally administered unicast is a NIC');
+    for (const m of ['0000.0000.0000', '00-00-00-00-00-00', 'FF:FF:FF:FF:FF:FF']) {
+      assert.throws(() => normaliseNodeInput({ name: 'n1', macs: [m] }, []), (e: unknown) => e instanceof NodeValidationError && e.field === 'macs', m);
+    }
+  });
+
+  it("refuses a subnet's network, broadcast and router addresses, the appliance's own, and non-unicast (issue 15)", () => {
+    const subnets = [parseCidr('10.9.0.0/24')!, parseCidr('10.8.0.0/31')!];
+    let asked = 0;
+    const reserved = { routers: ['10.9.0.1'], appliance: () => (asked++, ['10.9.0.2', '10.9.0.3']) };
+    const ipError = (ip: string, nets = subnets): string => {
+      try {
+        normaliseNodeInput({ name: 'n1', ip }, nets, reserved);
+      } catch (err) {
+        assert.ok(err instanceof NodeValidationError);
+        assert.equal(err.field, 'ip');
+        return err.message;
+      }
+      return 'accepted';
+    };
+    assert.match(ipError('10.9.0.0'), /network address of 10\.9\.0\.0\/24/);
+    assert.match(ipError('10.9.0.255'), /broadcast address of 10\.9\.0\.0\/24/);
+    assert.match(ipError('10.9.0.1'), /router/);
+    assert.match(ipError('10.9.0.2'), /appliance's own address/);
+    assert.match(ipError('10.9.0.3'), /appliance's own address/);
+    assert.equal(ipError('10.9.0.4'), 'accepted');
+    assert.equal(ipError('10.9.0.254'), 'accepted');
+    assert.equal(ipError('10.8.0.0'), 'accepted', 'a /31 has no network or broadcast address (RFC 3021)');
+    for (const ip of ['0.0.0.0', '0.1.2.3', '224.0.0.1', '239.1.1.1', '240.0.0.1', '255.255.255.255']) assert.match(ipError(ip, []), /not a host's/, ip);
+    assert.equal(ipError('127.0.0.3', []), 'accepted', 'loopback stays usable (a lab on one machine)');
+    const lab = { routers: [], appliance: () => ['127.0.0.1'] };
+    assert.throws(() => normaliseNodeInput({ name: 'n1', ip: '127.0.0.1' }, [parseCidr('127.0.0.0/24')!], lab), /appliance's own address/, 'loopback gets no exemption: a lab plays by the same rules');
+    // The appliance's addresses are asked for only when an address is given, and once per call.
+    asked = 0;
+    normaliseNodeInput({ name: 'n1', macs: ['52:54:00:00:00:01'] }, subnets, reserved);
+    assert.equal(asked, 0);
+  });
+
+  it("lists the appliance's addresses without ever refusing to (issue 15)", () => {
+    const nic = (address: string, internal = false) => ({ address, family: 'IPv4' as const, internal, netmask: '255.255.255.0', mac: '52:54:00:00:00:01', cidr: `${address}/24` });
+    const interfaces = { lo: [nic('127.0.0.1', true)], eth0: [nic('192.0.2.2')], eth1: [nic('10.9.0.2'), nic('10.9.0.3')] };
+    assert.deepEqual(applianceAddresses({ serverAddress: '10.9.0.9', interface: '' }, interfaces), ['10.9.0.9']);
+    assert.deepEqual(applianceAddresses({ serverAddress: '10.9.0.9', interface: 'eth1' }, interfaces), ['10.9.0.9', '10.9.0.2', '10.9.0.3']);
+    assert.deepEqual(applianceAddresses({ serverAddress: '', interface: 'eth1' }, interfaces), ['10.9.0.2', '10.9.0.3']);
+    // Ambiguous (provisioningAddress would refuse to choose) or missing: every address, or none.
+    assert.deepEqual(applianceAddresses({ serverAddress: '', interface: '' }, interfaces), ['192.0.2.2', '10.9.0.2', '10.9.0.3']);
+    assert.deepEqual(applianceAddresses({ serverAddress: '', interface: 'nosuch0' }, interfaces), []);
+  });
+
+  it('checks arch and manager as the names they become (issue 15)', () => {
+    const fieldOf = (input: NodeInput): string => {
+      try {
+        normaliseNodeInput(input, []);
+      } catch (err) {
+        assert.ok(err instanceof NodeValidationError);
+        return err.field;
+      }
+      return 'accepted';
+    };
+    assert.equal(fieldOf({ name: 'n1', arch: 'x86_64' }), 'accepted');
+    assert.equal(fieldOf({ name: 'n1', arch: '../x' }), 'arch');
+    assert.equal(fieldOf({ name: 'n1', arch: '' }), 'arch');
+    assert.equal(fieldOf({ name: 'n1', manager: 'rhevm1' }), 'accepted');
+    assert.equal(fieldOf({ name: 'n1', manager: 'a b' }), 'manager');
+    assert.equal(fieldOf({ name: 'n1', cluster: 'Default' }), 'accepted');
+    assert.equal(fieldOf({ name: 'n1', cluster: 'a\nb' }), 'cluster');
   });
 
   it('marks exactly one install NIC', () => {
@@ -114,5 +200,11 @@ describe('node import files', () => {
     const j = parseNodeFile('[{"name":"n1","macs":"52:54:00:00:00:01"},{"name":"n2","bogus":1},{"name":"n3"}]', 'json');
     assert.deepEqual(j.errors.map((e) => [e.row, e.field]), [[1, 'macs'], [2, 'bogus']]);
     assert.deepEqual(j.rows, [{ row: 3, input: { name: 'n3' } }]);
+  });
+
+  it('refuses JSON rows whose text fields are not text; only nullable fields take null (issue 15)', () => {
+    const j = parseNodeFile('[{"name":null},{"name":"n2","kernelArgs":null},{"name":"n3","arch":5},{"name":"n4","attrs":["a"]},{"name":"n5","ip":null,"distro":null}]', 'json');
+    assert.deepEqual(j.errors.map((e) => [e.row, e.field]), [[1, 'name'], [2, 'kernelArgs'], [3, 'arch'], [4, 'attrs']]);
+    assert.deepEqual(j.rows, [{ row: 5, input: { name: 'n5', ip: null, distro: null } }]);
   });
 });

@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
+import { MANAGER_NAME } from '../../domain/node.js';
 import { RhevbootError } from '../../errors.js';
 import { LIBVIRT_URI, LibvirtDriver } from '../../virt/libvirt-driver.js';
 import { withContext, type CommandContext, type GlobalOptions } from '../context.js';
 import { printJson, printTable } from '../output.js';
-
-const NAME = /^[a-z0-9]([a-z0-9_.-]{0,62})$/i;
 
 /** A libvirt manager's record, or a clear error when the name is free or is a RHEV-M engine. */
 async function libvirtRecord(ctx: CommandContext, name: string) {
@@ -27,7 +26,7 @@ export function kvmCommand(program: Command, globals: () => GlobalOptions): void
     .argument('<name>')
     .requiredOption('--uri <uri>', 'libvirt URI: qemu+ssh://root@kvm01/system (ssh keys of the rhevboot user), qemu+tcp://, qemu:///system, test:///default')
     .action(async (name: string, o: { uri: string }) => {
-      if (!NAME.test(name)) throw new RhevbootError('RB_ERR_INVALID', `KVM host name '${name}' must be letters, digits, '_', '.' or '-'`, { field: 'name' });
+      if (!MANAGER_NAME.test(name)) throw new RhevbootError('RB_ERR_INVALID', `KVM host name '${name}' must be letters, digits, '_', '.' or '-'`, { field: 'name' });
       if (!LIBVIRT_URI.test(o.uri) || /^qemu\+unix:/.test(o.uri)) throw new RhevbootError('RB_ERR_INVALID', `'${o.uri}' is not a libvirt URI rhevboot uses: qemu+ssh://, qemu+tcp://, qemu+tls://, qemu:/// or test:///`, { field: 'uri' });
       await withContext(globals(), async (ctx) => {
         await ctx.store.transaction(async (tx) => {

@@ -5,20 +5,20 @@ import type { Services } from '../../services.js';
 import { NODESET_ACTIONS, type ApiEvent, type ApiNode, type ApiNodesAdded, type ApiNodesetAction, type ApiNodesetChange } from '../api-types.js';
 import { errorBodySchema } from '../errors.js';
 
-const stringList = { type: 'array', items: { type: 'string', maxLength: 255 }, maxItems: 64 } as const;
+// Bounds only: the domain (src/domain/node.ts) says what each field may hold, for every face.
 const nodeFields = {
-  macs: stringList,
+  macs: { type: 'array', items: { type: 'string', maxLength: 32 }, maxItems: 64 },
   installMac: { type: 'string', maxLength: 32 },
   ip: { type: ['string', 'null'], maxLength: 15 },
-  groups: stringList,
+  groups: { type: 'array', items: { type: 'string', maxLength: 64 }, maxItems: 64 },
   distro: { type: ['string', 'null'], maxLength: 63 },
   arch: { type: 'string', maxLength: 16 },
   hypervisor: { type: 'string', maxLength: 32 },
-  manager: { type: ['string', 'null'], maxLength: 255 },
+  manager: { type: ['string', 'null'], maxLength: 63 },
   cluster: { type: ['string', 'null'], maxLength: 255 },
   storageInit: { type: ['string', 'null'], maxLength: 1024 },
   kernelArgs: { type: 'string', maxLength: 4096 },
-  attrs: { type: 'object', additionalProperties: { type: 'string', maxLength: 1024 }, maxProperties: 128 },
+  attrs: { type: 'object', propertyNames: { type: 'string', maxLength: 64 }, additionalProperties: { type: 'string', maxLength: 1024 }, maxProperties: 128 },
 } as const;
 const nodeInput = { type: 'object', properties: { name: { type: 'string', maxLength: 63 }, ...nodeFields }, required: ['name'], additionalProperties: false } as const;
 
@@ -45,7 +45,7 @@ const nodeSchema = {
   },
 } as const;
 
-const rangeParams = { type: 'object', properties: { range: { type: 'string', maxLength: 4096 } }, required: ['range'] } as const;
+const rangeParams = { type: 'object', properties: { range: { type: 'string', minLength: 1, maxLength: 4096 } }, required: ['range'] } as const;
 
 /** Nodes over the admin API: the same service calls as the CLI, so the same checks and events. */
 export function nodeRoutes(app: FastifyInstance, services: Services): void {
@@ -85,7 +85,7 @@ export function nodeRoutes(app: FastifyInstance, services: Services): void {
     '/nodeset',
     {
       schema: {
-        body: { type: 'object', properties: { range: { type: 'string', maxLength: 4096 }, action: { type: 'string', enum: NODESET_ACTIONS } }, required: ['range', 'action'], additionalProperties: false },
+        body: { type: 'object', properties: { range: { type: 'string', minLength: 1, maxLength: 4096 }, action: { type: 'string', enum: NODESET_ACTIONS } }, required: ['range', 'action'], additionalProperties: false },
         response: { 200: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' } } } } },
       },
     },

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifySchema, FastifySchemaValidationError } from 'fastify';
+import type { FastifyInstance, FastifySchema } from 'fastify';
 import { RhevbootError } from '../../errors.js';
 import type { Services } from '../../services.js';
 import type { ClusterInput, DataCenterInput, HostNicInput, NetworkInput, StorageDomainInput, VeType } from '../../management/ve-input.js';
@@ -100,23 +100,10 @@ const REMOVE_QUERY: Record<Coll, object> = {
   networks: { type: 'object', properties: { dataCenter: NAME }, additionalProperties: false },
 };
 
-/**
- * Validation messages that name the field: ajv's own say "body must NOT have additional
- * properties" without saying which, and "must have required property" at the object's path.
- */
-export function namingFieldErrors(errs: FastifySchemaValidationError[], dataVar: string): Error {
-  const e = errs[0]!;
-  const at = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
-  const p = e.params as { missingProperty?: string; additionalProperty?: string };
-  const path = (extra?: string): string => [dataVar, at, extra].filter(Boolean).join('.');
-  if (e.keyword === 'required') return new Error(`${path(p.missingProperty)} is required`);
-  if (e.keyword === 'additionalProperties') return new Error(`${path(p.additionalProperty)} is not a known field`);
-  return new Error(`${path()} ${e.message ?? 'is invalid'}`);
-}
-
 export function veRoutes(app: FastifyInstance, services: Services): void {
   const ve = services.ve;
-  const route = (schema: FastifySchema) => ({ schema: { tags: ['ve'], ...schema, response: { ...errors, ...(schema.response as object) } }, schemaErrorFormatter: namingFieldErrors });
+  // Validation messages name the field (namingFieldErrors, installed for the whole app).
+  const route = (schema: FastifySchema) => ({ schema: { tags: ['ve'], ...schema, response: { ...errors, ...(schema.response as object) } } });
 
   app.get<{ Params: { engine: string }; Querystring: { dataCenter?: string } }>(
     '/engines/:engine/ve',
