@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { TokenService } from './access/tokens.js';
 import type { Config } from './config/load.js';
-import { httpBaseFor, provisioningAddress } from './config/provisioning-address.js';
+import { applianceAddresses, httpBaseFor, provisioningAddress } from './config/provisioning-address.js';
 import { EventService } from './events/events.js';
 import { BackgroundWork } from './jobs/background.js';
 import { JobRunner } from './jobs/job-runner.js';
@@ -15,7 +15,7 @@ import { VmService } from './management/vms.js';
 import { loadDescriptors } from './media/descriptors.js';
 import { DistroService } from './media/distros.js';
 import { Booter } from './provisioning/booter.js';
-import { ConfigRequests } from './provisioning/config-requests.js';
+import { ConfigRequests, type ConfigProtocol } from './provisioning/config-requests.js';
 import { BootContacts } from './provisioning/contacts.js';
 import { GroupService } from './provisioning/groups.js';
 import { NodeLifecycle } from './provisioning/lifecycle.js';
@@ -59,6 +59,8 @@ export interface ServiceObservers {
   event?: (e: EventRecord) => void;
   engineCall?: EngineCallObserver;
   trigger?: (o: TriggerOutcome) => void;
+  /** An install config refused to an address that is not the node's. */
+  configRefused?: (protocol: ConfigProtocol) => void;
 }
 
 /** Builds the services over a store: the same set backs the CLI and the HTTP API. */
@@ -86,7 +88,7 @@ export function createServices(config: Config, store: Store, log: Logger, opts: 
     defaultCompression: config.media.initrdCompression,
   });
   const lifecycle = new NodeLifecycle({ store, events });
-  const nodes = new NodeService(store, events, config.dhcp.subnets.map((s) => s.subnet));
+  const nodes = new NodeService(store, events, config.dhcp.subnets, () => applianceAddresses({ serverAddress: config.dhcp.serverAddress, interface: config.dhcp.interface }));
   const booter = new Booter({
     store,
     descriptors,
@@ -122,7 +124,7 @@ export function createServices(config: Config, store: Store, log: Logger, opts: 
     groups: new GroupService(store, nodes, events),
     lifecycle,
     booter,
-    configs: new ConfigRequests({ booter, renderer, contacts, log }),
+    configs: new ConfigRequests({ booter, renderer, contacts, nodes, log, ...(observe.configRefused ? { onRefused: observe.configRefused } : {}) }),
     contacts,
     preview: new PreviewService({ nodes, booter, renderer, httpBase }),
     secrets: new SecretService({ store, events }),

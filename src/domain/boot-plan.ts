@@ -73,7 +73,7 @@ function planFirmware(client: BootClient, facts: PlanFacts, loaders: LoaderChoic
   if (!bootFile) return plan;
   // What the loader behind the boot file will be told when it asks (its own plan says why).
   const kind = configKindOf(bootFile);
-  if (node.bootAction !== 'install') return { ...plan, config: { kind, template: LOCAL_TEMPLATES[kind] } };
+  if (node.bootAction !== 'install') return { ...plan, config: { kind, template: LOCAL_TEMPLATES[kind], secret: false } };
   return { ...plan, ...install(kind, node, facts, loaders).details };
 }
 
@@ -83,7 +83,7 @@ function planConfig(kind: ConfigKind, client: BootClient, facts: PlanFacts, load
   if (!node) return { action: 'discover', installConfigUrl: '', why: [`${client.mac ? `MAC ${client.mac}` : `address ${client.ip ?? '?'}`} belongs to no node`] };
   const why = [`node ${node.name} is set to ${node.bootAction}`];
   const base = { node: plannedNode(node), action: node.bootAction, installConfigUrl: '', why } satisfies BootPlan;
-  if (node.bootAction !== 'install') return { ...base, config: { kind, template: LOCAL_TEMPLATES[kind] } };
+  if (node.bootAction !== 'install') return { ...base, config: { kind, template: LOCAL_TEMPLATES[kind], secret: false } };
   const { details, problem } = install(kind, node, facts, loaders);
   why.push(problem ?? `installs ${details.distro!.name}/${details.distro!.arch} (${details.distro!.family} ${details.distro!.version}) from ${kind === 'ipxe' ? 'HTTP' : 'TFTP'}`);
   return { ...base, ...details };
@@ -114,7 +114,7 @@ function install(kind: ConfigKind, node: NodeRecord, facts: PlanFacts, loaders: 
   }).join(' ');
   return {
     details: {
-      config: { kind, template: loader.template },
+      config: { kind, template: loader.template, secret: true },
       distro: { name: tree.name, arch: tree.arch, family: tree.family, version: tree.version },
       kernel: file(tree.kernel),
       initrd: file(tree.pxeInitrd),

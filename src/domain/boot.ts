@@ -75,8 +75,12 @@ export interface BootPlan {
   bootFile?: string;
   /** Option 60 the reply must carry so the firmware accepts it (pxe-lab G8, UEFI HTTP Boot). */
   vendorClass?: 'PXEClient' | 'HTTPClient';
-  /** The config the client's loader renders, and from which template; absent: nothing to serve. */
-  config?: { kind: ConfigKind; template: string };
+  /**
+   * The config the client's loader renders, and from which template; absent: nothing to serve.
+   * `secret`: it carries the node's secrets (an install: the trigger token, password hashes), so
+   * it is served only to the node's own address.
+   */
+  config?: { kind: ConfigKind; template: string; secret: boolean };
   /** What an install plan installs. */
   distro?: { name: string; arch: string; family: string; version: string };
   kernel?: PlannedFile;

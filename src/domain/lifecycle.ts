@@ -92,6 +92,17 @@ export function moveNode(node: NodeRecord, move: Move): NodeRecord {
 }
 
 /**
+ * Where a node can be once its install's trigger came: `booted` and everything the hand-off moves
+ * it to from there (derived from the table, so a new hand-off state is included). An installer
+ * that retries the trigger in any of these gets its success again and changes nothing.
+ */
+export const AFTER_TRIGGER: ReadonlySet<NodeStatus> = (() => {
+  const seen = new Set<NodeStatus>(['booted']);
+  for (const from of seen) for (const { to, causes } of allowedMoves().filter((m) => m.from === from)) if (causes.includes('handoff')) seen.add(to);
+  return seen;
+})();
+
+/**
  * A boot contact (a config fetched) starts the install only of a node set to install that has
  * not been seen since its nodeset: the first sign, written once.
  */

@@ -8,7 +8,7 @@
 import type { DistroRecord } from '../domain/distro.js';
 import type { EventRecord } from '../domain/event.js';
 import type { HypervisorView } from '../domain/hypervisor.js';
-import type { BootAction, NodeRecord } from '../domain/node.js';
+import type { BootAction, NodeView } from '../domain/node.js';
 
 /** The one error body every API route returns: a stable code (src/errors.ts), a message for humans, details. */
 export interface ApiErrorBody {
@@ -16,7 +16,7 @@ export interface ApiErrorBody {
 }
 
 /** GET /nodes, /nodes/:range. The trigger token is a per-install secret: the schema has no field for it. */
-export type ApiNode = Omit<NodeRecord, 'triggerToken'>;
+export type ApiNode = NodeView;
 
 /** POST /nodes: the names added, and the rows refused with the field at fault. */
 export interface ApiNodesAdded {

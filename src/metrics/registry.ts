@@ -90,6 +90,15 @@ export function createMetrics(): ApplianceMetrics {
   });
   const leaseCommit = new Histogram({ name: 'rhevboot_dhcp_lease_commit_duration_seconds', help: 'Time to commit one batch of leases to the store (ACKs wait for it).', buckets: FAST_BUCKETS, registers });
   mirroredCounter(registry, 'rhevboot_dhcp_lease_commit_failures_total', 'Lease batches the store refused (their ACKs were not sent).', [], () => (sources.dhcp ? [[{}, stat(sources.dhcp(), 'persistFailures')]] : []));
+  // DECLINEs: a climbing `ignored` is someone sending DECLINEs for addresses they do not hold.
+  mirroredCounter(registry, 'rhevboot_dhcp_declines_total', "DHCPDECLINEs (full mode), by outcome: quarantined (the lease holder's: the address is out of use for its probation or hold) or ignored (anyone else's: nothing changed).", ['outcome'], () => {
+    if (!sources.dhcp) return [];
+    const s = sources.dhcp();
+    return [
+      [{ outcome: 'quarantined' }, stat(s, 'declineQuarantined')],
+      [{ outcome: 'ignored' }, stat(s, 'declineIgnored')],
+    ];
+  });
 
   // TFTP: all from stats() at scrape time.
   const tftp = (): Record<string, number> | undefined => sources.tftp?.();
@@ -137,6 +146,12 @@ export function createMetrics(): ApplianceMetrics {
   const phases = new BootPhaseTimer((phase, seconds) => bootPhase.observe({ phase }, seconds));
 
   // Trigger.
+  const configRefusals = new Counter({
+    name: 'rhevboot_boot_config_refused_total',
+    help: "Install configs (they carry the node's trigger token and password hashes) refused to an address that is not the node's, by protocol.",
+    labelNames: ['protocol'],
+    registers,
+  });
   const triggers = new Counter({ name: 'rhevboot_trigger_requests_total', help: 'Install triggers, by outcome (accepted, repeat, refused) and refusal reason.', labelNames: ['outcome', 'reason'], registers });
 
   // RHEV-M.
@@ -174,6 +189,7 @@ export function createMetrics(): ApplianceMetrics {
     services: {
       event: (e) => phases.event(e),
       engineCall,
+      configRefused: (protocol) => configRefusals.inc({ protocol }),
       trigger: (o) =>
         triggers.inc(o.accepted ? { outcome: o.repeat ? 'repeat' : 'accepted', reason: '' } : { outcome: 'refused', reason: o.refusal }),
     },

@@ -3,16 +3,36 @@ import { intToIp } from '../util/ipv4.js';
 import type { Logger } from '../log.js';
 import type { Booter } from './booter.js';
 import type { BootContacts } from './contacts.js';
+import type { NodeService } from './nodes.js';
 import type { ConfigRenderer } from './renderer.js';
+
+/** Which boot path refused a config to a stranger (a metric label). */
+export type ConfigProtocol = 'tftp' | 'http';
 
 /**
  * The configs loaders fetch by name, rendered from the store at request time (nothing per node is
  * ever written to disk, so a nodeset is one transaction and no stale file can exist): the name
  * says which loader and which client, the booter says what that client gets, the renderer writes
  * it, and the contact goes on the node's timeline.
+ *
+ * A name is no secret (MACs are printed on the box, HEXIP names are the address), but an install
+ * config carries the node's trigger token and password hashes. So it goes only to the node's own
+ * address, its reservation or the address its NICs hold a bound lease for (relayed subnets
+ * included); anyone else gets what an unknown client gets, changes nothing, and is logged and
+ * counted. Local-boot configs carry no secret and stay open.
  */
 export class ConfigRequests {
-  constructor(private readonly deps: { booter: Booter; renderer: ConfigRenderer; contacts: BootContacts; log: Logger }) {}
+  constructor(
+    private readonly deps: {
+      booter: Booter;
+      renderer: ConfigRenderer;
+      contacts: BootContacts;
+      nodes: Pick<NodeService, 'atAddress'>;
+      log: Logger;
+      /** Told of each install config refused to a stranger (the metrics). */
+      onRefused?: (protocol: ConfigProtocol) => void;
+    },
+  ) {}
 
   /**
    * TFTP names with no file behind them: `pxelinux.cfg/01-<mac>`, `pxelinux.cfg/<HEXIP>` (the whole
@@ -30,6 +50,7 @@ export class ConfigRequests {
       if (plan.node) this.deps.log.warn({ node: plan.node.name, file: name, client: client.address, why: plan.why }, 'no boot config for node');
       return undefined;
     }
+    if (!(await this.servedTo(plan, client.address, 'tftp', name))) return undefined;
     await this.deps.contacts.configFetched(plan, `TFTP ${name}`, client.address);
     return Buffer.from(text);
   }
@@ -42,7 +63,10 @@ export class ConfigRequests {
   ipxe(name: string, client: { address: string }): Promise<string | undefined> {
     try {
       const kept = this.deps.booter.planNow({ config: 'ipxe', mac: name });
-      if (kept && !this.deps.contacts.startsInstall(kept)) return Promise.resolve(this.script(kept, name, client.address));
+      // The common case: a kept plan, no write to make, and no secret or the node's reserved address asking.
+      if (kept && !this.deps.contacts.startsInstall(kept) && (!kept.config?.secret || kept.node?.ip === bareAddress(client.address))) {
+        return Promise.resolve(this.script(kept, name, client.address));
+      }
     } catch (err) {
       // Callers get a promise either way, as from an async function.
       return Promise.reject(err);
@@ -52,8 +76,21 @@ export class ConfigRequests {
 
   private async ipxeSlow(name: string, address: string): Promise<string | undefined> {
     const plan = await this.deps.booter.plan({ config: 'ipxe', mac: name });
-    if (this.deps.renderer.render(plan) !== undefined) await this.deps.contacts.configFetched(plan, `HTTP /boot/ipxe/${name}`, address);
+    if (this.deps.renderer.render(plan) === undefined) return undefined;
+    if (!(await this.servedTo(plan, address, 'http', `/boot/ipxe/${name}`))) return undefined;
+    await this.deps.contacts.configFetched(plan, `HTTP /boot/ipxe/${name}`, address);
     return this.script(plan, name, address);
+  }
+
+  /** True when the plan's config may go to `address`: it carries no secret, or the address is the node's. */
+  private async servedTo(plan: BootPlan, address: string, protocol: ConfigProtocol, file: string): Promise<boolean> {
+    const node = plan.node!;
+    if (!plan.config?.secret) return true;
+    const ip = bareAddress(address);
+    if (node.ip === ip || (await this.deps.nodes.atAddress(ip))?.name === node.name) return true;
+    this.deps.log.warn({ node: node.name, file, client: ip, protocol }, 'install config refused: the request does not come from the node\'s address');
+    this.deps.onRefused?.(protocol);
+    return false;
   }
 
   private script(plan: BootPlan, name: string, address: string): string | undefined {
@@ -61,6 +98,11 @@ export class ConfigRequests {
     if (text !== undefined) this.deps.contacts.scriptFetched(plan, name, address);
     return text;
   }
+}
+
+/** An IPv4 client as Node's dual-stack sockets report it (`::ffff:10.0.0.5`), as the plain address. */
+function bareAddress(address: string): string {
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
 }
 
 /** The loader and the client a TFTP config name stands for, or undefined for any other name. */

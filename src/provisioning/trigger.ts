@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { mayMove, moveNode } from '../domain/lifecycle.js';
+import { AFTER_TRIGGER, mayMove, moveNode } from '../domain/lifecycle.js';
 import type { NodeRecord } from '../domain/node.js';
 import type { Logger } from '../log.js';
 import type { Repositories, Store } from '../store/store.js';
@@ -39,7 +39,9 @@ function sameToken(a: string, b: string): boolean {
  * `local_boot_trigger` right before its post-install reboot. It is believed only if it comes from
  * the node's own address, names that node, carries the token its install was given, and the node
  * is installing; then the node is flipped to local boot and marked booted in one transaction.
- * A repeat (the installer retries) changes nothing and is answered the same.
+ * A repeat (the installer retries, with this install's token: a new install gets a new one)
+ * changes nothing and is answered the same, while the hand-off it started is queued, running or
+ * done.
  */
 export class TriggerService {
   constructor(
@@ -68,7 +70,7 @@ export class TriggerService {
     const shortName = req.hostname.split('.')[0]!.toLowerCase();
     if (shortName !== node.name) return refuse('wrong-hostname', `${req.remoteAddress} is node ${node.name}, but the URL names '${req.hostname}'`, node.name);
     if (!req.token || !node.triggerToken || !sameToken(req.token, node.triggerToken)) return refuse('bad-token', 'the token is not the one this install was given', node.name);
-    if (node.status === 'booted' && node.bootAction === 'local') return { accepted: true, node: node.name, repeat: true };
+    if (AFTER_TRIGGER.has(node.status)) return { accepted: true, node: node.name, repeat: true };
     if (node.bootAction !== 'install' || !mayMove(node.status, 'booted', 'trigger')) {
       return refuse('not-installing', `node ${node.name} is not installing (boot ${node.bootAction}, status ${node.status})`, node.name);
     }
@@ -76,7 +78,7 @@ export class TriggerService {
       // Checked again under the write lock: a nodeset or a second trigger may have come between.
       const fresh = await tx.nodes.get(node.name);
       if (!fresh || fresh.triggerToken !== node.triggerToken) return { accepted: false, reason: 'the node changed while the trigger was checked', refusal: 'changed' };
-      if (fresh.status === 'booted' && fresh.bootAction === 'local') return { accepted: true, node: node.name, repeat: true };
+      if (AFTER_TRIGGER.has(fresh.status)) return { accepted: true, node: node.name, repeat: true };
       if (fresh.bootAction !== 'install' || !mayMove(fresh.status, 'booted', 'trigger')) {
         return { accepted: false, reason: `node ${node.name} is not installing (boot ${fresh.bootAction}, status ${fresh.status})`, refusal: 'not-installing' };
       }

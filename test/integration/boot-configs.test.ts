@@ -138,7 +138,7 @@ describe('boot configs', () => {
       assert.match((await configs.ipxe(mac, { address: '10.1.0.11' }))!, /adminpw=\$6\$zzzzzzzz\$/, 'a secret changed elsewhere is used at once');
 
       assert.equal(await configs.ipxe('52:54:00:99:99:99', { address: '10.1.0.99' }), undefined);
-      await cliServices.nodes.add([{ name: 'n2', macs: ['52:54:00:99:99:99'], distro: 'rhevh6.5', manager: 'm' }]);
+      await cliServices.nodes.add([{ name: 'n2', macs: ['52:54:00:99:99:99'], ip: '10.1.0.99', distro: 'rhevh6.5', manager: 'm' }]);
       await cliServices.nodes.nodeset('n2', 'install');
       assert.match((await configs.ipxe('52:54:00:99:99:99', { address: '10.1.0.99' }))!, /hostname=n2/, 'an unknown MAC kept as unknown becomes known when the node is added');
 

@@ -28,7 +28,7 @@ describe('boot plan', () => {
     assert.equal(plan.firmware, 'bios');
     assert.equal(plan.bootFile, 'undionly.kpxe');
     assert.equal(plan.vendorClass, 'PXEClient');
-    assert.deepEqual(plan.config, { kind: 'ipxe', template: 'ipxe-install.ipxe' });
+    assert.deepEqual(plan.config, { kind: 'ipxe', template: 'ipxe-install.ipxe', secret: true });
     assert.deepEqual(plan.distro, { name: 'rhevh6.5', arch: 'x86_64', family: 'rhevh', version: '6.5' });
     assert.deepEqual(plan.kernel, { path: 'distros/rhevh6.5/x86_64/isolinux/vmlinuz0', url: 'http://10.1.0.1/install/rhevh6.5/x86_64/isolinux/vmlinuz0' });
     assert.deepEqual(plan.initrd, { path: 'distros/rhevh6.5/x86_64/pxe/initrd0.img', url: 'http://10.1.0.1/install/rhevh6.5/x86_64/pxe/initrd0.img' });
@@ -44,7 +44,7 @@ describe('boot plan', () => {
     assert.equal(ipxe.cmdline!.endsWith(tail), true);
     const grub = planBoot({ config: 'grub', mac: MAC }, installFacts(), LOADERS);
     assert.equal(grub.cmdline, ipxe.cmdline);
-    assert.deepEqual(grub.config, { kind: 'grub', template: 'grub-install.cfg' });
+    assert.deepEqual(grub.config, { kind: 'grub', template: 'grub-install.cfg', secret: true });
     const pxelinux = planBoot({ config: 'pxelinux', ip: '10.1.0.11' }, installFacts(), LOADERS);
     assert.equal(pxelinux.cmdline, `${RHEVH.boot.kernelArgs} storage_init ${tail}`);
     assert.deepEqual(pxelinux.why, ['node n1 is set to install', 'installs rhevh6.5/x86_64 (rhevh 6.5) from TFTP']);
@@ -70,7 +70,7 @@ describe('boot plan', () => {
 
   it('local boot renders the local template whatever the family; unknown clients get discovery, and no config', () => {
     const local = planBoot({ config: 'pxelinux', mac: MAC }, { node: node({ bootAction: 'local' }) }, LOADERS);
-    assert.deepEqual([local.action, local.config, local.cmdline], ['local', { kind: 'pxelinux', template: 'pxelinux-local.cfg' }, undefined]);
+    assert.deepEqual([local.action, local.config, local.cmdline], ['local', { kind: 'pxelinux', template: 'pxelinux-local.cfg', secret: false }, undefined]);
     const unknown = planBoot({ mac: '52:54:00:99:99:99', arch: 0 }, {}, LOADERS);
     assert.deepEqual([unknown.action, unknown.node, unknown.bootFile], ['discover', undefined, 'undionly.kpxe']);
     const stranger = planBoot({ config: 'ipxe', mac: '52-54-00-99-99-99' }, {}, LOADERS);
@@ -96,7 +96,7 @@ describe('boot plan', () => {
         'boot:', '  recipe: rhevh', '  kernelArgs: quiet other=1', '  loaders:', '    pxelinux: { template: other-pxelinux.cfg }'].join('\n'),
     );
     const plan = planBoot({ config: 'pxelinux', mac: MAC }, { node: node(), tree: { ...TREE, family: 'other', kernel: 'a/k', pxeInitrd: 'p/i' }, descriptor: other }, LOADERS);
-    assert.deepEqual(plan.config, { kind: 'pxelinux', template: 'other-pxelinux.cfg' });
+    assert.deepEqual(plan.config, { kind: 'pxelinux', template: 'other-pxelinux.cfg', secret: true });
     assert.match(plan.cmdline!, /^quiet other=1 storage_init BOOTIF=01-52-54-00-12-34-56 /, 'this family\'s template does not append BOOTIF, so the command line carries it');
     assert.equal(plan.kernel!.path, 'distros/rhevh6.5/x86_64/a/k');
   });

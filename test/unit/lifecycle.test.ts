@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { contactStartsInstall, LIFECYCLE_CAUSES, mayMove, moveNode, NODE_STATUSES, type LifecycleCause, type NodeStatus } from '../../src/domain/lifecycle.js';
+import { AFTER_TRIGGER, contactStartsInstall, LIFECYCLE_CAUSES, mayMove, moveNode, NODE_STATUSES, type LifecycleCause, type NodeStatus } from '../../src/domain/lifecycle.js';
 import type { NodeRecord } from '../../src/domain/node.js';
 import { isRhevbootError } from '../../src/errors.js';
 
@@ -90,6 +90,10 @@ describe('node lifecycle', () => {
     assert.equal(starts('install', 'install'), true);
     for (const status of NODE_STATUSES.filter((s) => s !== 'install')) assert.equal(starts('install', status), false, status);
     for (const action of ['local', 'discover']) assert.equal(starts(action, 'install'), false, action);
+  });
+
+  it('knows where a node can be once its trigger came: booted and every hand-off state after it', () => {
+    assert.deepEqual([...AFTER_TRIGGER].sort(), ['booted', 'failed', 'pending_approval', 'registering', 'up']);
   });
 
   it('names every cause the table uses', () => {

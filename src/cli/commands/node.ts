@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parseNodeFile } from '../../domain/node-import.js';
-import type { NodeInput, NodeRecord } from '../../domain/node.js';
+import { nodeView, type NodeInput, type NodeRecord } from '../../domain/node.js';
 import { expandNames, NoderangeError } from '../../domain/noderange.js';
 import { isRhevbootError, RhevbootError } from '../../errors.js';
 import type { RowError } from '../../provisioning/nodes.js';
@@ -103,7 +103,7 @@ export function nodeCommand(program: Command, globals: () => GlobalOptions): voi
     .action(async (range: string | undefined, o: { json?: boolean }) => {
       await withContext(globals(), async ({ services }) => {
         const nodes = await services.nodes.list(range);
-        if (o.json) return printJson(nodes);
+        if (o.json) return printJson(nodes.map(nodeView));
         printTable(['NAME', 'INSTALL MAC', 'NICS', 'IP', 'GROUPS', 'DISTRO', 'BOOT', 'STATUS'], nodes.map(nodeRow));
       });
     });
@@ -116,7 +116,7 @@ export function nodeCommand(program: Command, globals: () => GlobalOptions): voi
     .action(async (name: string, o: { json?: boolean }) => {
       await withContext(globals(), async ({ services }) => {
         const n = await services.nodes.get(name);
-        if (o.json) return printJson(n);
+        if (o.json) return printJson(nodeView(n));
         const rows: [string, string][] = [
           ['name', n.name],
           ['nics', n.nics.map((x) => `${x.mac}${x.install ? ' (install)' : ''}`).join(', ') || '-'],
