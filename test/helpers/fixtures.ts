@@ -75,3 +75,11 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   await new Promise<void>((resolve) => s.close(() => resolve()));
   return port;
 }
+
+/**
+ * The environment of an appliance a test runs on loopback: its state in `stateDir`, HTTP and TFTP
+ * on 127.0.0.1 at ports the kernel picks, and whatever the test adds.
+ */
+export function loopbackEnv(stateDir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { RHEVBOOT_STATE_DIR: stateDir, RHEVBOOT_HTTP_HOST: '127.0.0.1', RHEVBOOT_HTTP_PORT: '0', RHEVBOOT_TFTP_HOST: '127.0.0.1', RHEVBOOT_TFTP_PORT: '0', ...extra };
+}

@@ -14,7 +14,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { createCliLogger } from '../../src/log.js';
 import { runCli } from '../helpers/cli.js';
 import { runCliInProcess } from '../helpers/cli-inproc.js';
-import { distroRecord } from '../helpers/fixtures.js';
+import { distroRecord, loopbackEnv } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** Every table of the store, rows in a stable order. */
@@ -50,16 +50,11 @@ describe('API input: refused, naming the field, changing nothing', () => {
   before(async () => {
     const stateDir = await tempDir('rhevboot-api-input-');
     dbFile = path.join(stateDir, 'rhevboot.db');
-    const env = {
-      RHEVBOOT_STATE_DIR: stateDir,
-      RHEVBOOT_HTTP_HOST: '127.0.0.1',
-      RHEVBOOT_HTTP_PORT: '0',
-      RHEVBOOT_TFTP_HOST: '127.0.0.1',
-      RHEVBOOT_TFTP_PORT: '0',
+    const env = loopbackEnv(stateDir, {
       // DHCP stays off; its settings are what node addresses are checked against.
       RHEVBOOT_DHCP_SERVER_ADDRESS: '10.9.0.2',
       RHEVBOOT_DHCP_SUBNETS: JSON.stringify([{ subnet: '10.9.0.0/24', routers: ['10.9.0.1'] }]),
-    };
+    });
     app = await startAppliance(loadConfig({ env }), { log: createCliLogger('silent') });
     base = `http://127.0.0.1:${app.httpAddress.port}`;
     token = (await readFile(path.join(stateDir, BOOTSTRAP_TOKEN_FILE), 'utf8')).trim();

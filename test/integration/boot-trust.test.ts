@@ -15,7 +15,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { createCliLogger } from '../../src/log.js';
 import { encodeError, encodeRequest, parsePacket } from '../../src/tftp/packet.js';
 import { runCliInProcess } from '../helpers/cli-inproc.js';
-import { distroRecord } from '../helpers/fixtures.js';
+import { distroRecord, loopbackEnv } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const exec = promisify(execFile);
@@ -54,7 +54,7 @@ describe('boot-path trust', () => {
 
   before(async () => {
     const dir = await tempDir('rhevboot-trust-');
-    env = { RHEVBOOT_STATE_DIR: dir, RHEVBOOT_HTTP_HOST: '127.0.0.1', RHEVBOOT_HTTP_PORT: '0', RHEVBOOT_TFTP_HOST: '127.0.0.1', RHEVBOOT_TFTP_PORT: '0', RHEVBOOT_BOOT_HTTP_BASE: 'http://127.0.0.1:8080', RHEVBOOT_HTTP_METRICS_OPEN: 'true' };
+    env = loopbackEnv(dir, { RHEVBOOT_BOOT_HTTP_BASE: 'http://127.0.0.1:8080', RHEVBOOT_HTTP_METRICS_OPEN: 'true' });
     app = await startAppliance(loadConfig({ env }), { log: createCliLogger('silent') });
     base = `http://127.0.0.1:${app.httpAddress.port}`;
     await app.store.distros.put(distroRecord());

@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { BOOTSTRAP_TOKEN_FILE, startAppliance } from '../../src/appliance.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger, redactUrl } from '../../src/log.js';
-import { distroRecord, waitFor } from '../helpers/fixtures.js';
+import { distroRecord, loopbackEnv, waitFor } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** A secret nobody could find by accident: its label (for the failure message) and random bytes. */
@@ -23,14 +23,7 @@ function sink(): { stream: Writable; text: () => string } {
 describe('secrets in logs and events', () => {
   it('a whole run (triggers, API calls, an engine, secrets) leaves none of its secrets in the log, the log file or the events table', async () => {
     const stateDir = await tempDir('rhevboot-secrets-');
-    const env = {
-      RHEVBOOT_STATE_DIR: stateDir,
-      RHEVBOOT_HTTP_HOST: '127.0.0.1',
-      RHEVBOOT_HTTP_PORT: '0',
-      RHEVBOOT_TFTP_HOST: '127.0.0.1',
-      RHEVBOOT_TFTP_PORT: '0',
-      RHEVBOOT_BOOT_HTTP_BASE: 'http://127.0.0.1:8080',
-    };
+    const env = loopbackEnv(stateDir, { RHEVBOOT_BOOT_HTTP_BASE: 'http://127.0.0.1:8080' });
     const loaded = loadConfig({ env });
     const out = sink();
     // The logger serve builds (stdout and <stateDir>/logs), with stdout swapped for the sink; at
