@@ -118,7 +118,7 @@ async function benchIpxeScripts(app: Awaited<ReturnType<typeof startAppliance>>,
   const hex = (i: number, shift: number): string => ((i >> shift) & 255).toString(16).padStart(2, '0');
   const macOf = (i: number): string => `52:54:00:${hex(i, 16)}:${hex(i, 8)}:${hex(i, 0)}`;
   // Every node has its own loopback address: an install script is served only to its node.
-  const ipOf = (i: number): string => `127.1.${(i >> 8) & 255}.${(i & 255) + 1}`;
+  const ipOf = (i: number): string => `127.1.${(i >> 8) & 255}.${i & 255}`;
   await app.services.nodes.add(Array.from({ length: nodes }, (_, i) => ({ name: `n${i}`, macs: [macOf(i)], ip: ipOf(i), distro: 'rhevh', manager: 'rhevm.example.com', kernelArgs: 'console=ttyS0' })));
   await app.services.nodes.nodeset(`n[0-${nodes - 1}]`, 'install');
   const port = app.httpAddress.port;
