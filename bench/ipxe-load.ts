@@ -28,43 +28,48 @@ let non200 = 0;
 let errors = 0;
 const deadline = performance.now() + seconds * 1000;
 
-/** One connection: request, read the whole answer (head, then Content-Length bytes), again. */
+/**
+ * One client: request, read the whole answer (head, then Content-Length bytes), again, until the
+ * deadline. A server that closes a kept-alive connection (nginx after keepalive_requests, 1000) is
+ * reconnected to, as iPXE would.
+ */
 function drive(source: string, path: string): Promise<void> {
   const request = Buffer.from(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: iPXE/1.21.1\r\n\r\n`, 'latin1');
   return new Promise((resolve) => {
-    const sock = net.connect({ host: '127.0.0.1', port, localAddress: source });
-    sock.setNoDelay(true);
-    let buf = Buffer.alloc(0);
-    let sent = 0;
-    const send = (): void => {
-      if (performance.now() >= deadline) {
-        sock.end();
-        return;
-      }
-      sent = performance.now();
-      sock.write(request);
+    const connect = (): void => {
+      const sock = net.connect({ host: '127.0.0.1', port, localAddress: source });
+      sock.setNoDelay(true);
+      let buf = Buffer.alloc(0);
+      let sent = 0;
+      const send = (): void => {
+        if (performance.now() >= deadline) {
+          sock.end();
+          return;
+        }
+        sent = performance.now();
+        sock.write(request);
+      };
+      sock.on('connect', send);
+      sock.on('data', (chunk) => {
+        buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+        for (;;) {
+          const end = buf.indexOf('\r\n\r\n');
+          if (end < 0) return;
+          const head = buf.toString('latin1', 0, end);
+          const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+          if (buf.length < end + 4 + length) return;
+          buf = buf.subarray(end + 4 + length);
+          requests++;
+          latencies.push(performance.now() - sent);
+          if (!head.startsWith('HTTP/1.1 200')) non200++;
+          if (/\r\nconnection: *close/i.test(head)) return;
+          send();
+        }
+      });
+      sock.on('error', () => errors++);
+      sock.on('close', () => (performance.now() < deadline ? connect() : resolve()));
     };
-    sock.on('connect', send);
-    sock.on('data', (chunk) => {
-      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-      for (;;) {
-        const end = buf.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        const head = buf.toString('latin1', 0, end);
-        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
-        if (buf.length < end + 4 + length) return;
-        buf = buf.subarray(end + 4 + length);
-        requests++;
-        latencies.push(performance.now() - sent);
-        if (!head.startsWith('HTTP/1.1 200')) non200++;
-        send();
-      }
-    });
-    sock.on('error', () => {
-      errors++;
-      resolve();
-    });
-    sock.on('close', () => resolve());
+    connect();
   });
 }
 
